@@ -1,0 +1,90 @@
+"""Alerts published to case management: what fired, why, on which events, and how serious."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from schemas.common import Contract, Currency, EventTime, Identifier
+
+ALERT_SCHEMA_VERSION = "1.0.0"
+
+
+class Typology(StrEnum):
+    ACCOUNT_SOLD = "account_sold"
+    ACCOUNT_RENTED = "account_rented"
+    ACCOUNT_LENT = "account_lent"
+    COLLECTION_ACCOUNT = "collection_account"
+    PASS_THROUGH_MULE = "pass_through_mule"
+    ACCOUNT_FARM = "account_farm"
+    DORMANT_OR_NEW_ACCOUNT_ABUSE = "dormant_or_new_account_abuse"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3, Severity.CRITICAL: 4}
+
+
+class RecommendedAction(StrEnum):
+    MONITOR = "monitor"
+    REVIEW = "review"
+    RESTRICT_OUTGOING = "restrict_outgoing"
+    FREEZE_AND_REPORT = "freeze_and_report"
+
+
+class RuleHit(Contract):
+    """One rule that fired: the reason an analyst reads, its weight and the events behind it."""
+
+    rule_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    weight: Annotated[int, Field(ge=0, le=100)]
+    event_time: EventTime
+    evidence_event_ids: Annotated[list[Identifier], Field(max_length=50)]
+
+
+class KeyFigures(Contract):
+    """Money and counterparties in the alert's window, in the account's main currency."""
+
+    currency: Currency
+    inflow: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    outflow: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    distinct_senders: Annotated[int, Field(ge=0)]
+    distinct_beneficiaries: Annotated[int, Field(ge=0)]
+
+
+class Alert(Contract):
+    """An account suspected of being rented, lent or sold.
+
+    ``alert_id`` is a deterministic function of account, typology and window, so a redelivered event
+    never makes a second alert. A later escalation is the same ``alert_id`` with a higher ``version``;
+    consumers keep the highest version they have seen.
+    """
+
+    schema_version: Literal["1.0.0"] = ALERT_SCHEMA_VERSION
+    alert_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    version: Annotated[int, Field(ge=1)]
+    account_id: Identifier
+    typology: Typology
+    score: Annotated[int, Field(ge=0, le=100)]
+    severity: Severity
+    rules: Annotated[list[RuleHit], Field(min_length=1)]
+    figures: KeyFigures
+    window_start: EventTime
+    window_end: EventTime
+    config_version: Annotated[str, Field(min_length=1, max_length=64)]
+    recommended_action: RecommendedAction
+
+
+ALERT_ADAPTER: TypeAdapter[Alert] = TypeAdapter(Alert)
