@@ -1,0 +1,69 @@
+"""Shared fixtures. Kafka tests use the real broker that `make test` starts; a missing broker fails."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
+
+BROKER_URL = os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092")
+BOOTSTRAP = BROKER_URL.partition("://")[2]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """``host:port`` of the real broker; fails (never skips) when it does not answer."""
+    deadline = time.monotonic() + 30
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="mulewatch-tests")
+            admin.list_topics()
+            admin.close()
+            return BOOTSTRAP
+        except (KafkaError, OSError) as exc:
+            last_error = exc
+            time.sleep(1)
+    pytest.fail(
+        f"no Kafka broker answers at {BOOTSTRAP} ({last_error}); "
+        "run the tests with `make test`, which starts one (deploy/kafka/broker.sh start)"
+    )
+
+
+@pytest.fixture(scope="session")
+def kafka_admin(kafka_bootstrap: str) -> Iterator[KafkaAdminClient]:
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="mulewatch-tests")
+    yield admin
+    admin.close()
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """Names unique to one test, so topics and groups of different tests never meet."""
+
+    def make(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+@pytest.fixture
+def new_topic(kafka_admin: KafkaAdminClient, unique_name: Callable[[str], str]) -> Callable[..., str]:
+    """Create a fresh topic and return its name."""
+
+    def create(prefix: str = "t", partitions: int = 1) -> str:
+        name = unique_name(prefix)
+        kafka_admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        return name
+
+    return create
