@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     app_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")] = "mulewatch"
     topics: Topics = Topics()
     partitions: Annotated[int, Field(ge=1, le=1024)] = 8
+    replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
     data_dir: Path = Path("data")
     web_port: Annotated[int, Field(ge=1, le=65535)] = 6066
     web_bind: str = "127.0.0.1"

@@ -1,0 +1,66 @@
+"""Turn raw Kafka message bytes into a validated event, or a rejection that says why.
+
+The classification is what the dead-letter topic and its metric use as ``reason``; the text names the
+offending field so that an engineer can fix the producer without opening the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import EVENT_TYPES, InputEvent, describe_validation_error, parse_event
+
+
+class RejectReason(StrEnum):
+    EMPTY = "empty"
+    OVERSIZE = "oversize"
+    UNDECODABLE = "undecodable"
+    INVALID_JSON = "invalid_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_TYPE = "unknown_type"
+    SCHEMA_VIOLATION = "schema_violation"
+    LATE = "late"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    reason: RejectReason
+    detail: str
+
+
+_KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
+def decode_event(raw: bytes | None, max_bytes: int) -> InputEvent | Rejection:
+    """Validate one message value; never raises for bad input."""
+    if not raw:
+        return Rejection(RejectReason.EMPTY, "message has no value")
+    if len(raw) > max_bytes:
+        return Rejection(RejectReason.OVERSIZE, f"message is {len(raw)} bytes, limit is {max_bytes}")
+    try:
+        return parse_event(raw)
+    except ValidationError as exc:
+        return _classify(raw, exc)
+
+
+def _classify(raw: bytes, exc: ValidationError) -> Rejection:
+    """Tell undecodable bytes, broken JSON and unknown types apart from schema violations."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return Rejection(RejectReason.UNDECODABLE, f"value is not UTF-8: {err.reason} at byte {err.start}")
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as err:
+        return Rejection(RejectReason.INVALID_JSON, f"value is not JSON: {err}")
+    if not isinstance(document, dict):
+        return Rejection(RejectReason.NOT_AN_OBJECT, f"value is a JSON {type(document).__name__}, not an object")
+    event_type = document.get("type")
+    if event_type not in _KNOWN_TYPES:
+        shown = repr(event_type)[:60]
+        return Rejection(RejectReason.UNKNOWN_TYPE, f"type {shown} is not one of {', '.join(EVENT_TYPES)}")
+    return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))
