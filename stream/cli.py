@@ -14,6 +14,7 @@ from collections.abc import Sequence
 #: sub-command name -> (module with ``configure(parser)`` and ``run(args) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("stream.schemas_cmd", "write or check the JSON Schema files of the event/alert contract"),
+    "simulate": ("stream.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
 }
 
 

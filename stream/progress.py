@@ -1,0 +1,64 @@
+"""A progress bar for long commands: events, events/s and alerts on a terminal, silent otherwise.
+
+The bar goes to stderr and appears only when both stdout and stderr are terminals, so piped or
+redirected output (and CI logs) never fill with carriage returns.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+def interactive(stdout: TextIO | None = None, stderr: TextIO | None = None) -> bool:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    try:
+        return out.isatty() and err.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """Counts events and alerts; shows a tqdm bar only on a terminal. Use as a context manager."""
+
+    def __init__(self, desc: str, total: int | None = None, unit: str = "ev", enabled: bool | None = None) -> None:
+        self.events = 0
+        self.alerts = 0
+        self.started = time.perf_counter()
+        self._bar = None
+        if interactive() if enabled is None else enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, mininterval=0.5)
+        self._shown_alerts = 0
+
+    def update(self, events: int, alerts: int = 0) -> None:
+        self.events += events
+        self.alerts += alerts
+        if self._bar is not None:
+            if self.alerts != self._shown_alerts:
+                self._shown_alerts = self.alerts
+                self._bar.set_postfix(alerts=self.alerts, refresh=False)
+            self._bar.update(events)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def rate(self) -> float:
+        elapsed = self.elapsed
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,110 @@
+"""``mulewatch simulate``: a labelled, deterministic event history of a simulated bank.
+
+Writes one JSON event a line in event-time order (``--out``, ``.gz`` for gzip) and the labels CSV,
+or publishes the events to the Kafka input topics at ``--rate`` events/s (``--to-kafka``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from stream.progress import Progress
+from stream.simulation import DEFAULT_START, SimConfig, Simulation
+from stream.simulation.clock import parse_start
+from stream.simulation.writer import publish, write_jsonl, write_labels
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError("must be between 0 and 0.5")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accounts", type=_positive, default=10_000, help="own accounts of the simulated bank (default 10000)")
+    parser.add_argument("--days", type=_positive, default=30, help="length of the simulated period in days (default 30)")
+    parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same bytes (default 7)")
+    parser.add_argument("--start", default=DEFAULT_START, help=f"start of the period, ISO-8601 (default {DEFAULT_START})")
+    parser.add_argument("--out", type=Path, help="events JSONL file to write (.gz: gzip)")
+    parser.add_argument("--labels", type=Path, help="labels CSV to write: account_id,label,typology,misuse_start")
+    parser.add_argument("--mule-share", type=_share, default=0.015, help="share of accounts that are misused (default 0.015)")
+    parser.add_argument("--hard-share", type=_share, default=0.07, help="share of mules with weak, partial signals (default 0.07)")
+    parser.add_argument("--country", default="DE", help="the bank's country, ISO 3166 alpha-2 (default DE)")
+    parser.add_argument("--currency", default="EUR", help="the bank's currency, ISO 4217 (default EUR)")
+    parser.add_argument("--to-kafka", action="store_true", help="publish to the input topics instead of writing --out")
+    parser.add_argument("--rate", type=float, default=None, help="with --to-kafka: events per second (default: as fast as possible)")
+    parser.add_argument("--broker", default=None, help="with --to-kafka: kafka://host:port (default MULEWATCH_BROKER or settings)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.to_kafka and args.out is None:
+        print("simulate: give --out FILE or --to-kafka", file=sys.stderr)
+        return 2
+    if args.to_kafka and args.out is not None:
+        print("simulate: --out and --to-kafka are exclusive", file=sys.stderr)
+        return 2
+    try:
+        start_t = parse_start(args.start)
+    except ValueError as exc:
+        print(f"simulate: --start {args.start!r} is not an ISO-8601 time: {exc}", file=sys.stderr)
+        return 2
+    cfg = SimConfig(accounts=args.accounts, days=args.days, seed=args.seed, start_t=start_t,
+                    mule_share=args.mule_share, hard_share=args.hard_share, country=args.country.upper(),
+                    currency=args.currency.upper())
+    started = time.perf_counter()
+    sim = Simulation(cfg)
+    if args.labels is not None:
+        rows = write_labels(args.labels, sim.labels())
+        mules = sum(a.label for a in sim.population.accounts)
+        print(f"labels: {rows} accounts, {mules} misused -> {args.labels}", file=sys.stderr)
+    with Progress("simulate") as progress:
+        if args.to_kafka:
+            events = _to_kafka(args, sim, progress)
+            if events is None:
+                return 1
+            size = None
+        else:
+            events, size = write_jsonl(args.out, sim.batches(), progress.update)
+    elapsed = time.perf_counter() - started
+    where = "kafka" if args.to_kafka else str(args.out)
+    detail = f", {size / 1e6:.1f} MB" if size is not None else ""
+    print(f"simulate: {events} events{detail} in {elapsed:.1f}s ({events / max(elapsed, 1e-9):,.0f} events/s) -> {where}",
+          file=sys.stderr)
+    return 0
+
+
+def _to_kafka(args: argparse.Namespace, sim: Simulation, progress: Progress) -> int | None:
+    from stream.settings import kafka_python_security, load_settings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+    settings = load_settings(broker=args.broker)
+    try:
+        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=20,
+                                 max_request_size=settings.max_message_bytes, **kafka_python_security(settings))
+    except KafkaError as exc:
+        print(f"simulate: cannot reach Kafka at {settings.broker}: {exc}", file=sys.stderr)
+        return None
+    try:
+        return publish(producer, settings.topics.payments, settings.topics.account_events, sim.batches(), args.rate,
+                       progress.update)
+    except KafkaError as exc:
+        print(f"simulate: publishing failed: {exc}", file=sys.stderr)
+        return None
+    finally:
+        producer.close()

@@ -1,0 +1,68 @@
+"""The world around the simulated bank: other banks, merchants, payees, countries, IP addresses.
+
+Counterparties outside the bank carry a ``bank_id``; the bank's own accounts never do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from random import Random
+
+from stream.simulation.emit import party
+
+#: Countries people travel to on holiday or business.
+TRAVEL_COUNTRIES = ("FR", "ES", "IT", "GB", "US", "TR", "TH", "GR", "PT", "AT", "NL", "JP", "HR", "CH")
+#: Countries scam compounds and remote account operators are often reported in.
+OPERATOR_COUNTRIES = ("KH", "MM", "LA", "PH", "AE", "VN", "TH", "NG")
+
+_IP_FIRST_OCTET = {
+    "FR": 90, "ES": 83, "IT": 79, "GB": 86, "US": 73, "TR": 88, "TH": 110, "GR": 94, "PT": 95, "AT": 62,
+    "NL": 145, "JP": 126, "HR": 93, "CH": 178, "KH": 103, "MM": 116, "LA": 115, "PH": 112, "AE": 94,
+    "VN": 113, "NG": 105,
+}
+
+
+@dataclass
+class World:
+    country: str
+    currency: str
+    domestic_banks: tuple[str, ...] = tuple(f"BK{n:02d}" for n in range(1, 16))
+    merchants: list[dict] = field(default_factory=list)
+    foreign_merchants: dict[str, list[dict]] = field(default_factory=dict)
+    utilities: list[dict] = field(default_factory=list)
+    atms: list[dict] = field(default_factory=list)
+    own_merchants: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, rng: Random, country: str, currency: str) -> "World":
+        world = cls(country=country, currency=currency)
+        acquirers = ("ACQ1", "ACQ2", "ACQ3")
+        world.merchants = [party(f"M{n:05d}", acquirers[n % 3], None, country) for n in range(3000)]
+        for c in TRAVEL_COUNTRIES:
+            world.foreign_merchants[c] = [party(f"FM{c}{n:03d}", f"FACQ{c}", None, c) for n in range(120)]
+        world.utilities = [party(f"U{n:03d}", rng.choice(world.domestic_banks), None, country) for n in range(40)]
+        world.atms = [party(f"ATM{n:04d}", "CASH", None, country) for n in range(400)]
+        return world
+
+    def bank(self, rng: Random) -> str:
+        return self.domestic_banks[int(rng.random() * len(self.domestic_banks))]
+
+    def external(self, rng: Random, prefix: str = "X", country: str | None = None) -> dict:
+        """A fresh account at another domestic bank (practically never seen before).
+
+        ``prefix`` only documents the role at the call site: every external person's id looks alike,
+        so an id never gives away whether it is a victim, a parent or a landlord.
+        """
+        return party(f"X{rng.getrandbits(44):011x}", self.bank(rng), None, country)
+
+    def foreign(self, rng: Random, country: str, prefix: str = "F") -> dict:
+        return party(f"F{country}{rng.getrandbits(40):010x}", f"FB{country}", None, country)
+
+    def home_ip(self, rng: Random) -> str:
+        return f"{rng.choice((84, 87, 91, 217))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+    def ip_in(self, rng: Random, country: str) -> str:
+        if country == self.country:
+            return self.home_ip(rng)
+        first = _IP_FIRST_OCTET.get(country, 41)
+        return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
