@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("stream.schemas_cmd", "write or check the JSON Schema files of the event/alert contract"),
     "simulate": ("stream.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
     "evaluate": ("stream.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
+    "replay": ("stream.replay_cmd", "run historical events through the detectors, or republish them to the input topics"),
 }
 
 
