@@ -12,6 +12,8 @@ HOUR = 3_600
 MINUTE = 60
 
 _DAY_PREFIX: dict[int, str] = {}
+#: "HH:MM:SSZ" for every second of a day (about 5 MB, built once on first use).
+_CLOCK: list[str] = []
 
 
 def parse_start(text: str) -> int:
@@ -29,9 +31,9 @@ def iso(t: int) -> str:
     if prefix is None:
         prefix = datetime.fromtimestamp(day * DAY, timezone.utc).strftime("%Y-%m-%dT")
         _DAY_PREFIX[day] = prefix
-    h, rem = divmod(sec, HOUR)
-    m, s = divmod(rem, MINUTE)
-    return f"{prefix}{h:02d}:{m:02d}:{s:02d}Z"
+    if not _CLOCK:
+        _CLOCK.extend(f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60))
+    return prefix + _CLOCK[sec]
 
 
 def day_of_month_and_weekday(t: int) -> tuple[int, int, int]:

@@ -29,6 +29,7 @@ class SimConfig:
     mule_share: float = 0.015
     hard_share: float = 0.07
     travel_share: float = 0.04
+    warmup_days: int = 0  # no misuse starts before this day: ordinary history for the detectors' baselines
     country: str = "DE"
     currency: str = "EUR"
 

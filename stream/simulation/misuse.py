@@ -129,7 +129,8 @@ def collection_day(a, t, c, rng, em, *, senders, mu, outs, cut, batches, device,
 
 
 def _start_day(rng: Random, cfg) -> int:
-    lo = min(7, cfg.days // 4)
+    """Misuse starts after a week of ordinary history (or after ``cfg.warmup_days``), 4 days before the end."""
+    lo = max(min(7, cfg.days // 4), min(cfg.warmup_days, cfg.days - 4))
     hi = max(lo, cfg.days - 4)
     return rng.randint(lo, hi)
 
@@ -336,7 +337,8 @@ def _dormant_or_new(members, rng, world, cfg):
                 t += int(rng.uniform(0.5, 8) * HOUR)
             senders_range = (1, 6)
         else:  # opened for the purpose: large sums from many payers within days of opening
-            open_day = rng.randint(0, max(0, cfg.days - 6))
+            first = min(max(0, cfg.warmup_days - 3), max(0, cfg.days - 6))
+            open_day = rng.randint(first, max(first, cfg.days - 6))
             a.opened_t = _at(cfg, open_day, rng, 9, 17)
             sc.add(a.opened_t, open_account, misuse=False)
             t = a.opened_t + int(rng.uniform(1, 10) * DAY)

@@ -179,3 +179,10 @@ def test_start_is_configurable_and_never_the_wall_clock(tmp_path):
 def test_refuses_to_run_without_an_output(capsys):
     assert main(["simulate", "--accounts", "5", "--days", "1"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_warmup_days_keep_misuse_out_of_the_first_days():
+    start = parse_start(DEFAULT_START)
+    sim = Simulation(SimConfig(accounts=400, days=30, seed=4, start_t=start, mule_share=0.05, warmup_days=14))
+    starts = [a.misuse_start for a in sim.population.accounts if a.label]
+    assert starts and min(starts) >= start + 14 * 86_400
