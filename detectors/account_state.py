@@ -1,0 +1,355 @@
+"""Per-account state: what one account's recent past looks like, small and bounded.
+
+Everything here is a function of the set of events applied (not of their arrival order): lists are
+kept sorted by (event time, event id), sums are integers, first/last-seen times are min/max, and
+entries age out by the account's watermark (its latest own event time). That is what makes redelivery
+and reordering within the lateness harmless. Hard caps bound a flooded key; a cap drops the oldest.
+
+Money in ``ledger`` is in reference minor units; day and month buckets hold whole reference units.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+from typing import TYPE_CHECKING
+
+import orjson
+
+from detectors.eventtime import MS_PER_DAY
+from detectors.messages import AccountChangeView, PaymentView
+
+if TYPE_CHECKING:
+    from detectors.runtime import Runtime
+
+FORMAT = 1
+
+# Ledger entry: (time, event_id, outgoing, amount_minor, counterparty)
+TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY = range(5)
+# Hit record (value of ``hits``): (time, rule_id, level, reason, evidence_event_ids)
+H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE = range(5)
+# Counterparty flags
+SENDER, BENEFICIARY = 1, 2
+DAYS_PER_PERIOD = 30  # "monthly" buckets are 30-day periods of event time
+
+Hit = tuple[int, str, int, str, tuple[str, ...]]
+
+
+class AccountState:
+    """The state of one of the bank's own accounts; see the module docstring for the invariants."""
+
+    __slots__ = (
+        "account_id", "customer_id", "kyc_country", "kyc_at", "opened_at", "opened_event",
+        "currency", "currency_at", "watermark", "dedupe_floor", "seen", "seen_order",
+        "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
+        "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "baseline_cache",
+    )
+
+    def __init__(self, account_id: str) -> None:
+        self.account_id = account_id
+        self.customer_id: str | None = None
+        self.kyc_country: str | None = None
+        self.kyc_at = -1
+        self.opened_at: int | None = None
+        self.opened_event: str | None = None
+        self.currency: str | None = None  # main currency: that of the earliest payment
+        self.currency_at = -1
+        self.watermark = 0
+        self.dedupe_floor = -1  # events at or before this time can no longer be proven new
+        self.seen: dict[str, int] = {}
+        self.seen_order: deque[str] = deque()
+        self.ledger: list[tuple] = []
+        self.ledger_times: list[int] = []
+        self.counterparties: dict[str, list[int]] = {}  # key -> [first_seen, last_seen, flags]
+        self.days: dict[int, list[int]] = {}  # day -> [inflow, outflow] whole reference units
+        self.active_days: list[int] = []  # sorted days with any payment, own transfers included
+        self.months: dict[int, int] = {}  # 30-day period -> inflow, whole reference units
+        self.controls: list[tuple] = []  # (time, event_id, kind, high)
+        self.accesses: list[tuple] = []  # (time, event_id, country): logins and payment sessions
+        self.beneficiaries: list[tuple] = []  # (time, event_id, counterparty)
+        self.devices: dict[str, list[int]] = {}  # device -> [first_seen, last_seen]
+        self.hits: dict[str, Hit] = {}
+        self.emitted: dict[tuple[str, int], int] = {}  # (typology, episode bucket) -> version
+        self.baseline_cache: tuple | None = None  # derived, never serialized
+
+    # ---- dedupe, lateness, watermark -------------------------------------------------------
+
+    def is_late(self, time: int, lateness: int) -> bool:
+        return time < self.watermark - lateness or time <= self.dedupe_floor
+
+    def remember(self, event_id: str, time: int, runtime: Runtime) -> None:
+        """Record an applied event id; a flood beyond the cap raises the dedupe floor instead."""
+        self.seen[event_id] = time
+        self.seen_order.append(event_id)
+        if len(self.seen) > runtime.max_seen_ids:
+            evicted = self.seen.pop(self.seen_order.popleft())
+            if evicted > self.dedupe_floor:
+                self.dedupe_floor = evicted
+
+    def advance(self, time: int, runtime: Runtime) -> None:
+        """Move the watermark forward and age out what no rule can look at any more."""
+        old_day = self.watermark // MS_PER_DAY
+        self.watermark = time
+        horizon = time - runtime.lateness
+        seen, order = self.seen, self.seen_order
+        while order and seen[order[0]] < horizon:
+            del seen[order.popleft()]
+        times = self.ledger_times
+        if times and times[0] < time - runtime.keep_ledger:
+            cut = bisect_left(times, time - runtime.keep_ledger)
+            del times[:cut]
+            del self.ledger[:cut]
+        _age_sorted(self.controls, time - runtime.keep_controls)
+        _age_sorted(self.accesses, time - runtime.keep_accesses)
+        _age_sorted(self.beneficiaries, time - runtime.keep_beneficiaries)
+        if time // MS_PER_DAY != old_day:
+            self._age_daily(time, runtime)
+
+    def _age_daily(self, time: int, runtime: Runtime) -> None:
+        day = time // MS_PER_DAY
+        first_day = day - runtime.keep_days
+        if self.active_days and self.active_days[0] < first_day:
+            cut = bisect_left(self.active_days, first_day)
+            for old in self.active_days[:cut]:
+                del self.days[old]
+            del self.active_days[:cut]
+        first_period = day // DAYS_PER_PERIOD - runtime.keep_periods
+        for period in [p for p in self.months if p < first_period]:
+            del self.months[period]
+        forget = time - runtime.keep_counterparties
+        for key in [k for k, v in self.counterparties.items() if v[1] < forget]:
+            del self.counterparties[key]
+        for device in [d for d, v in self.devices.items() if v[1] < forget]:
+            del self.devices[device]
+        hit_horizon = time - runtime.keep_hits
+        for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < hit_horizon]:
+            del self.hits[hit_id]
+        bucket_horizon = time - runtime.keep_hits
+        for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < bucket_horizon]:
+            del self.emitted[key]
+
+    # ---- applying events -------------------------------------------------------------------
+
+    def learn_customer(self, customer_id: str | None) -> None:
+        if self.customer_id is None and customer_id is not None:
+            self.customer_id = customer_id
+
+    def add_payment(self, view: PaymentView, runtime: Runtime) -> None:
+        time = view.time
+        day = time // MS_PER_DAY
+        bucket = self.days.get(day)
+        if bucket is None:
+            bucket = self.days[day] = [0, 0]
+            insort(self.active_days, day)
+        if view.outgoing and view.device_id is not None:
+            self._see_device(view.device_id, time, runtime)
+        if view.outgoing and view.country is not None:
+            _insert_capped(self.accesses, (time, view.event_id, view.country), runtime.max_accesses)
+        holder = view.customer_id or self.customer_id
+        if view.own_transfer or (holder is not None and view.counterparty_customer == holder):
+            return  # money between the holder's own accounts: activity, not a flow
+        if time < self.currency_at or self.currency is None:
+            self.currency, self.currency_at = view.currency, time
+        amount = view.amount
+        whole = round(amount / 100)
+        if view.outgoing:
+            bucket[1] += whole
+        else:
+            bucket[0] += whole
+            period = day // DAYS_PER_PERIOD
+            self.months[period] = self.months.get(period, 0) + whole
+        entry = (time, view.event_id, view.outgoing, amount, view.counterparty)
+        ledger, times = self.ledger, self.ledger_times
+        if not ledger or entry > ledger[-1]:
+            ledger.append(entry)
+            times.append(time)
+        else:
+            at = bisect_left(ledger, entry)
+            ledger.insert(at, entry)
+            times.insert(at, time)
+        if len(ledger) > runtime.max_ledger:
+            del ledger[0]
+            del times[0]
+        self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
+
+    def add_change(self, view: AccountChangeView, runtime: Runtime) -> None:
+        change = view.change
+        time = view.time
+        if change == "account_opened":
+            if self.opened_at is None or time < self.opened_at:
+                self.opened_at, self.opened_event = time, view.event_id
+        if view.country is not None and change in ("account_opened", "kyc_updated") and time > self.kyc_at:
+            self.kyc_country, self.kyc_at = view.country, time
+        if change == "login":
+            if not view.success:
+                return
+            if view.country is not None:
+                _insert_capped(self.accesses, (time, view.event_id, view.country), runtime.max_accesses)
+            if view.device_id is not None:
+                if self._is_new_device(view.device_id, time, runtime.lateness):
+                    self._add_control(time, view.event_id, "new_device_login", False, runtime)
+                self._see_device(view.device_id, time, runtime)
+        elif change == "device_bound":
+            self._see_device(view.device_id, time, runtime)
+            self._add_control(time, view.event_id, change, False, runtime)
+        elif change == "phone_changed":
+            self._add_control(time, view.event_id, change, view.registered is False, runtime)
+        elif change == "beneficiary_added" and view.beneficiary is not None:
+            _insert_capped(self.beneficiaries, (time, view.event_id, view.beneficiary), runtime.max_beneficiaries)
+        elif change in runtime.control_changes:
+            self._add_control(time, view.event_id, change, False, runtime)
+
+    def _add_control(self, time: int, event_id: str, kind: str, high: bool, runtime: Runtime) -> None:
+        if kind in runtime.control_changes:
+            _insert_capped(self.controls, (time, event_id, kind, high), runtime.max_controls)
+
+    def _is_new_device(self, device: str, time: int, lateness: int) -> bool:
+        """First use of a device on an account that already had another one before it.
+
+        Only sightings older than the lateness count, so a reordered earlier sighting cannot change
+        the verdict after the fact.
+        """
+        settled = time - lateness
+        known = self.devices.get(device)
+        if known is not None and known[0] < settled:
+            return False
+        return any(first < settled for first, _ in self.devices.values())
+
+    def _see_device(self, device: str, time: int, runtime: Runtime) -> None:
+        seen = self.devices.get(device)
+        if seen is None:
+            if len(self.devices) >= runtime.max_devices:
+                del self.devices[min(self.devices, key=lambda d: (self.devices[d][1], d))]
+            self.devices[device] = [time, time]
+        else:
+            if time < seen[0]:
+                seen[0] = time
+            if time > seen[1]:
+                seen[1] = time
+
+    def _see_counterparty(self, key: str, time: int, flag: int, runtime: Runtime) -> None:
+        seen = self.counterparties.get(key)
+        if seen is None:
+            if len(self.counterparties) >= runtime.max_counterparties:
+                cps = self.counterparties
+                del cps[min(cps, key=lambda k: (cps[k][1], k))]
+            self.counterparties[key] = [time, time, flag]
+        else:
+            if time < seen[0]:
+                seen[0] = time
+            if time > seen[1]:
+                seen[1] = time
+            seen[2] |= flag
+
+    def put_hit(self, hit_id: str, hit: Hit, runtime: Runtime) -> bool:
+        """Add or refresh a rule hit; False if it was already there unchanged (nothing to rescore)."""
+        if self.hits.get(hit_id) == hit:
+            return False
+        self.hits[hit_id] = hit
+        rule = hit[H_RULE]
+        same_rule = [(v[H_TIME], k) for k, v in self.hits.items() if v[H_RULE] == rule]
+        if len(same_rule) > runtime.max_hits_per_rule:
+            del self.hits[min(same_rule)[1]]
+        if len(self.hits) > runtime.max_hits:
+            del self.hits[min(self.hits, key=lambda k: (self.hits[k][H_TIME], k))]
+        return hit_id in self.hits
+
+    # ---- queries used by rules and scoring -------------------------------------------------
+
+    def window(self, start: int, end: int) -> int:
+        """Index of the first ledger entry at or after ``start`` (searching below ``end``)."""
+        return bisect_left(self.ledger_times, start, 0, end)
+
+    def upto(self, time: int) -> int:
+        """End index (exclusive) of ledger entries at or before ``time``."""
+        return bisect_right(self.ledger_times, time)
+
+    def flows(self, start: int, end: int, runtime: Runtime) -> tuple[int, int]:
+        """Inflow and outflow (minor units) from ``start`` to ``end``, whole days before end's day.
+
+        The end's own day comes from the ledger (exact as of ``end``) while the ledger still holds
+        it, else from the day bucket.
+        """
+        inflow = outflow = 0
+        first_day, last_day = start // MS_PER_DAY, end // MS_PER_DAY
+        day_start = last_day * MS_PER_DAY
+        exact = day_start >= self.watermark - runtime.keep_ledger
+        days = self.days
+        for day in range(first_day, last_day if exact else last_day + 1):
+            bucket = days.get(day)
+            if bucket is not None:
+                inflow += bucket[0] * 100
+                outflow += bucket[1] * 100
+        if exact:
+            ledger = self.ledger
+            upto = self.upto(end)
+            for i in range(self.window(day_start, upto), upto):
+                entry = ledger[i]
+                if entry[OUTGOING]:
+                    outflow += entry[AMOUNT]
+                else:
+                    inflow += entry[AMOUNT]
+        return inflow, outflow
+
+    # ---- bytes -----------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """Canonical bytes: the same content always gives the same bytes, whatever the history."""
+        return orjson.dumps([
+            FORMAT, self.account_id, self.customer_id, self.kyc_country, self.kyc_at, self.opened_at,
+            self.opened_event, self.currency, self.currency_at, self.watermark, self.dedupe_floor,
+            sorted([t, e] for e, t in self.seen.items()),
+            self.ledger,
+            sorted([k, *v] for k, v in self.counterparties.items()),
+            [[d, *self.days[d]] for d in self.active_days],
+            sorted(self.months.items()),
+            self.controls, self.accesses, self.beneficiaries,
+            sorted([k, *v] for k, v in self.devices.items()),
+            sorted([v[H_TIME], k, *v[1:]] for k, v in self.hits.items()),
+            sorted([k[0], k[1], v] for k, v in self.emitted.items()),
+        ])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AccountState:
+        (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
+         currency_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
+         accesses, beneficiaries, devices, hits, emitted) = orjson.loads(data)
+        if fmt != FORMAT:
+            raise ValueError(f"account state format {fmt} is not {FORMAT}")
+        state = cls(account_id)
+        state.customer_id, state.kyc_country, state.kyc_at = customer_id, kyc_country, kyc_at
+        state.opened_at, state.opened_event = opened_at, opened_event
+        state.currency, state.currency_at = currency, currency_at
+        state.watermark, state.dedupe_floor = watermark, dedupe_floor
+        for time, event_id in seen:
+            state.seen[event_id] = time
+            state.seen_order.append(event_id)
+        state.ledger = [tuple(e) for e in ledger]
+        state.ledger_times = [e[TIME] for e in state.ledger]
+        state.counterparties = {k: [first, last, flags] for k, first, last, flags in counterparties}
+        state.days = {d: [i, o] for d, i, o in days}
+        state.active_days = [d for d, _, _ in days]
+        state.months = {p: v for p, v in months}
+        state.controls = [tuple(c) for c in controls]
+        state.accesses = [tuple(a) for a in accesses]
+        state.beneficiaries = [tuple(b) for b in beneficiaries]
+        state.devices = {d: [first, last] for d, first, last in devices}
+        state.hits = {k: (t, rule, level, reason, tuple(ev)) for t, k, rule, level, reason, ev in hits}
+        state.emitted = {(typology, bucket): version for typology, bucket, version in emitted}
+        return state
+
+
+def _age_sorted(entries: list[tuple], horizon: int) -> None:
+    if entries and entries[0][0] < horizon:
+        cut = bisect_left(entries, (horizon,))
+        del entries[:cut]
+
+
+def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
+    """Insert keeping (time, event id) order, ignore an exact repeat, drop the oldest over the cap."""
+    at = bisect_left(entries, entry)
+    if at < len(entries) and entries[at] == entry:
+        return
+    entries.insert(at, entry)
+    if len(entries) > cap:
+        del entries[0]

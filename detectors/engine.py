@@ -1,0 +1,164 @@
+"""Applying messages to account state, and the in-process engine that chains the partitions.
+
+``apply_account`` is what the worker's account agent calls for every message; ``Engine`` does in one
+process what the worker does through Kafka topics (route, apply to accounts, forward identifier uses,
+bring hits back), with states in dicts. Both give the same alerts because every verdict depends on
+event times only (see ``typologies`` and ``identifiers``).
+
+``apply_account`` mutates and returns the state it is given (no copy: it is on the hot path).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from bisect import bisect_left, bisect_right
+
+from detectors.account_state import EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.config import DetectorConfig
+from detectors.hashing import short_id
+from detectors.identifiers import IdentifierState, apply_identifier
+from detectors.messages import AccountChangeView, AccountMessage, IdentifierHit, IdentifierMessage, PaymentView
+from detectors.routing import route_event
+from schemas import Alert, InputEvent
+
+DEVICE, PHONE = "device", "phone"
+
+
+@dataclass(slots=True)
+class AccountOutcome:
+    state: AccountState
+    alerts: list[Alert]
+    forwards: list[IdentifierMessage]
+    late: bool = False  # not applied: older than the lateness allows (dead-letter it)
+    duplicate: bool = False  # already applied: nothing changed
+
+
+def apply_account(state: AccountState | None, msg: AccountMessage, config: DetectorConfig) -> AccountOutcome:
+    """Apply one message to one account's state; returns the state, new alerts and forwards."""
+    runtime = config.runtime
+    if state is None:
+        state = AccountState(msg.key)
+    if type(msg) is IdentifierHit:
+        return _apply_hit(state, msg, runtime)
+    time = msg.time
+    if msg.event_id in state.seen:
+        # Re-send the identifier uses: harmless there, and safe if the first sends were lost.
+        return AccountOutcome(state, [], _forwards(state, msg), duplicate=True)
+    if state.is_late(time, runtime.lateness):
+        return AccountOutcome(state, [], [], late=True)
+    state.learn_customer(msg.customer_id)
+    forwards = _forwards(state, msg)
+    state.remember(msg.event_id, time, runtime)
+    if time > state.watermark:
+        state.advance(time, runtime)
+    if type(msg) is PaymentView:
+        state.add_payment(msg, runtime)
+    else:
+        state.add_change(msg, runtime)
+    _evaluate_from(state, time, runtime)
+    alerts = runtime.typologies.walk(state, time) if state.hits else []
+    return AccountOutcome(state, alerts, forwards)
+
+
+def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutcome:
+    if hit.hit_id in state.hits:
+        return AccountOutcome(state, [], [], duplicate=True)
+    if hit.time < state.watermark - runtime.keep_hits:
+        return AccountOutcome(state, [], [], late=True)
+    state.put_hit(hit.hit_id, (hit.time, hit.rule, 1, hit.reason, hit.evidence), runtime)
+    return AccountOutcome(state, runtime.typologies.walk(state, hit.time), [])
+
+
+def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessage]:
+    """Identifier uses to send to the device/phone partitions (only once the customer is known)."""
+    customer = state.customer_id
+    if customer is None:
+        return []
+    forwards = []
+    device = msg.device_id
+    if device is not None and (type(msg) is PaymentView or msg.change != "login" or msg.success):
+        forwards.append(IdentifierMessage(device, DEVICE, state.account_id, customer, msg.event_id, msg.time))
+    if type(msg) is AccountChangeView and msg.phone_id is not None:
+        forwards.append(IdentifierMessage(msg.phone_id, PHONE, state.account_id, customer, msg.event_id, msg.time))
+    return forwards
+
+
+def _evaluate_from(state: AccountState, time: int, runtime) -> None:
+    """Re-evaluate the payment rules at every anchor payment from ``time`` on.
+
+    In order that is the new payment alone; an event arriving late (within the lateness) also
+    re-judges the few later payments its presence may change.
+    """
+    ledger = state.ledger
+    times = state.ledger_times
+    begin = bisect_left(times, time)
+    if begin == len(ledger):
+        return
+    for index in range(begin, len(ledger)):
+        anchor = ledger[index]
+        end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
+        for rule_id, evaluate in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
+            finding = evaluate(state, anchor, end)
+            if finding is None:
+                continue
+            level, reason, evidence = finding
+            hit = (anchor[TIME], rule_id, level, reason, evidence)
+            hit_id = short_id(rule_id, anchor[EVENT_ID])
+            if state.put_hit(hit_id, hit, runtime) and runtime.gather_scatter is not None:
+                for derived_id, derived in runtime.gather_scatter.derive(state, hit):
+                    state.put_hit(derived_id, derived, runtime)
+
+
+@dataclass(slots=True)
+class EngineStats:
+    events: int = 0
+    messages: int = 0
+    late: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+
+
+@dataclass(slots=True)
+class Engine:
+    """Offline engine: the worker's whole flow in one process, states in dicts."""
+
+    config: DetectorConfig
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    identifiers: dict[tuple[str, str], IdentifierState] = field(default_factory=dict)
+    stats: EngineStats = field(default_factory=EngineStats)
+
+    def process(self, event: InputEvent) -> list[Alert]:
+        """Route one event and follow every message it causes until none is left (FIFO)."""
+        config = self.config
+        stats = self.stats
+        stats.events += 1
+        queue: deque = deque(route_event(event, config))
+        alerts: list[Alert] = []
+        accounts = self.accounts
+        identifiers = self.identifiers
+        while queue:
+            msg = queue.popleft()
+            stats.messages += 1
+            if type(msg) is IdentifierMessage:
+                key = (msg.kind, msg.key)
+                outcome = apply_identifier(identifiers.get(key), msg, config)
+                identifiers[key] = outcome.state
+                queue.extend(outcome.hits)
+                continue
+            outcome = apply_account(accounts.get(msg.key), msg, config)
+            accounts[msg.key] = outcome.state
+            if outcome.late:
+                stats.late += 1
+            elif outcome.duplicate:
+                stats.duplicates += 1
+            if outcome.alerts:
+                alerts.extend(outcome.alerts)
+            queue.extend(outcome.forwards)
+        stats.alerts += len(alerts)
+        return alerts
+
+    def process_all(self, events: Iterable[InputEvent]) -> Iterator[Alert]:
+        for event in events:
+            yield from self.process(event)

@@ -1,0 +1,17 @@
+"""Deterministic ids: the same inputs give the same id in every process and on every replay."""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+
+SEPARATOR = "|"  # cannot occur in identifiers, so joined parts never collide
+
+
+def short_id(*parts: object) -> str:
+    """16-hex id for rule hits."""
+    return blake2b(SEPARATOR.join(map(str, parts)).encode(), digest_size=8).hexdigest()
+
+
+def alert_id(*parts: object) -> str:
+    """32-hex id for alerts (the contract's pattern)."""
+    return blake2b(SEPARATOR.join(map(str, parts)).encode(), digest_size=16).hexdigest()

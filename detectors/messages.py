@@ -1,0 +1,103 @@
+"""Messages between the worker's partitions, and their bytes (orjson arrays, one tag per kind).
+
+Account partitions receive ``AccountMessage`` s: a payment seen from one own account, an account
+change, or a cross-key hit from a device/phone partition. Device and phone partitions receive
+``IdentifierMessage`` s: "this account of this customer used this identifier at this event time".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import orjson
+
+
+@dataclass(slots=True)
+class AccountMessage:
+    """Anything applied to one account's state; ``key`` is the account id."""
+
+    TAG: ClassVar[str] = ""
+    key: str
+    event_id: str
+    time: int  # event time, ms since the epoch
+
+
+@dataclass(slots=True)
+class PaymentView(AccountMessage):
+    """A completed payment seen from one of the bank's own accounts."""
+
+    TAG: ClassVar[str] = "P"
+    outgoing: bool
+    amount: int  # reference-currency minor units (0 if the currency has no configured rate)
+    currency: str
+    counterparty: str  # the other account: its id, or "bank|account" for another bank's account
+    counterparty_customer: str | None
+    own_transfer: bool  # both sides name the same customer: money between the holder's own accounts
+    customer_id: str | None  # this account's customer, when the feed names it
+    device_id: str | None  # session device (outgoing side only)
+    country: str | None  # session country (outgoing side only)
+
+
+@dataclass(slots=True)
+class AccountChangeView(AccountMessage):
+    """An account change (opened, phone changed, login, ...); unused fields are None."""
+
+    TAG: ClassVar[str] = "C"
+    change: str  # the event type, e.g. "login"
+    customer_id: str | None
+    country: str | None  # KYC country (account_opened, kyc_updated) or login country
+    device_id: str | None
+    phone_id: str | None
+    success: bool | None  # login succeeded
+    registered: bool | None  # new phone number is real-name registered to the holder
+    beneficiary: str | None  # counterparty key of an added beneficiary
+
+
+@dataclass(slots=True)
+class IdentifierHit(AccountMessage):
+    """A device or phone partition's verdict about this account (shared across customers)."""
+
+    TAG: ClassVar[str] = "H"
+    hit_id: str
+    rule: str
+    reason: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class IdentifierMessage:
+    """An account used a device or phone; ``key`` is the identifier value, ``kind`` device|phone."""
+
+    TAG: ClassVar[str] = "I"
+    key: str
+    kind: str
+    account_id: str
+    customer_id: str
+    event_id: str
+    time: int
+
+
+Message = AccountMessage | IdentifierMessage
+
+_CLASSES = {cls.TAG: cls for cls in (PaymentView, AccountChangeView, IdentifierHit, IdentifierMessage)}
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in _CLASSES.values()}
+
+
+def encode_message(message: Message) -> bytes:
+    cls = type(message)
+    return orjson.dumps([cls.TAG, *(getattr(message, name) for name in _FIELDS[cls])])
+
+
+def decode_message(data: bytes) -> Message:
+    """Inverse of ``encode_message``; raises ValueError on bytes that are not one of our messages."""
+    try:
+        tag, *values = orjson.loads(data)
+        cls = _CLASSES[tag]
+    except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a detector message: {data[:80]!r}") from exc
+    if len(values) != len(_FIELDS[cls]):
+        raise ValueError(f"{cls.__name__} message has {len(values)} fields, expected {len(_FIELDS[cls])}")
+    if cls is IdentifierHit:
+        values[-1] = tuple(values[-1])
+    return cls(*values)

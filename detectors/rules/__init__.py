@@ -1,0 +1,44 @@
+"""The indicators: one small class per rule, each with its own validated config section."""
+
+from detectors.rules.base import HIGH, NORMAL, Finding, Rule
+from detectors.rules.control_change import ControlChangeOutflow, ControlChangeOutflowConfig
+from detectors.rules.dormant import DormantReactivation, DormantReactivationConfig
+from detectors.rules.fan import FanIn, FanInConfig, FanOut, FanOutConfig
+from detectors.rules.gather_scatter import GatherScatter, GatherScatterConfig
+from detectors.rules.new_account import NewAccountHeavyUse, NewAccountHeavyUseConfig
+from detectors.rules.new_beneficiary import NewBeneficiaryPaid, NewBeneficiaryPaidConfig
+from detectors.rules.pass_through import PassThrough, PassThroughConfig
+from detectors.rules.remote_access import RemoteAccess, RemoteAccessConfig
+from detectors.rules.shared_identifier import SharedDevice, SharedIdentifierConfig, SharedPhone
+from detectors.rules.similar_amounts import SimilarAmounts, SimilarAmountsConfig
+from detectors.rules.volume_spike import VolumeSpike, VolumeSpikeConfig
+
+#: Rules evaluated on an account's own payments, in evaluation order.
+PAYMENT_RULES: tuple[type[Rule], ...] = (
+    PassThrough,
+    FanIn,
+    FanOut,
+    DormantReactivation,
+    NewAccountHeavyUse,
+    ControlChangeOutflow,
+    RemoteAccess,
+    NewBeneficiaryPaid,
+    SimilarAmounts,
+    VolumeSpike,
+)
+IDENTIFIER_RULES = (SharedDevice, SharedPhone)
+RULE_IDS: tuple[str, ...] = (
+    *(r.rule_id for r in PAYMENT_RULES),
+    GatherScatter.rule_id,
+    *(r.rule_id for r in IDENTIFIER_RULES),
+)
+
+__all__ = [
+    "HIGH", "NORMAL", "Finding", "Rule", "PAYMENT_RULES", "IDENTIFIER_RULES", "RULE_IDS",
+    "ControlChangeOutflow", "ControlChangeOutflowConfig", "DormantReactivation", "DormantReactivationConfig",
+    "FanIn", "FanInConfig", "FanOut", "FanOutConfig", "GatherScatter", "GatherScatterConfig",
+    "NewAccountHeavyUse", "NewAccountHeavyUseConfig", "NewBeneficiaryPaid", "NewBeneficiaryPaidConfig",
+    "PassThrough", "PassThroughConfig", "RemoteAccess", "RemoteAccessConfig", "SharedDevice",
+    "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "VolumeSpike",
+    "VolumeSpikeConfig",
+]

@@ -1,0 +1,67 @@
+"""The config turned into ready-to-run objects: rules, scorer, caps and retention horizons in ms.
+
+Built once per DetectorConfig (``config.runtime``) so the hot path reads plain attributes, never
+pydantic models. Retention horizons are derived from the rules' windows plus the lateness, so no
+entry a rule may still read is ever aged out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from detectors.eventtime import MS_PER_DAY, days, hours
+from detectors.money import Money
+from detectors.rules import IDENTIFIER_RULES, PAYMENT_RULES, GatherScatter
+from detectors.scoring import Scoring
+from detectors.typologies import Typologies
+
+if TYPE_CHECKING:
+    from detectors.config import DetectorConfig
+
+PERIOD_DAYS = 30
+
+
+class Runtime:
+    def __init__(self, config: DetectorConfig) -> None:
+        limits = config.limits
+        self.money = Money(config.money)
+        self.counted_statuses = frozenset(config.money.counted_statuses)
+        self.lateness = round(config.engine.lateness_seconds * 1000)
+        self.max_seen_ids = limits.max_seen_ids
+        self.max_ledger = limits.max_ledger_entries
+        self.max_counterparties = limits.max_counterparties
+        self.max_devices = limits.max_devices
+        self.max_controls = limits.max_controls
+        self.max_accesses = limits.max_accesses
+        self.max_beneficiaries = limits.max_beneficiaries
+        self.max_hits = limits.max_hits
+        self.max_hits_per_rule = limits.max_hits_per_rule
+        self.max_emitted = limits.max_emitted_alerts
+        self.max_evidence = limits.max_evidence_per_hit
+        self.keep_counterparties = days(limits.counterparty_memory_days)
+
+        rules = config.rules
+        self.rules = [cls(getattr(rules, cls.rule_id), self) for cls in PAYMENT_RULES if getattr(rules, cls.rule_id).enabled]
+        self.inflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_inflow]
+        self.outflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_outflow]
+        self.gather_scatter = GatherScatter(rules.gather_scatter, self) if rules.gather_scatter.enabled else None
+        self.identifier_rules = {
+            cls.kind: cls(getattr(rules, cls.rule_id), self)
+            for cls in IDENTIFIER_RULES
+            if getattr(rules, cls.rule_id).enabled
+        }
+        control = rules.control_change_outflow
+        self.control_changes = frozenset(control.changes) if control.enabled else frozenset()
+        self.high_factors = {r.rule_id: r.high_weight_factor for r in self.rules}
+
+        self.typologies = Typologies(config.typologies, self)
+        self.scoring = Scoring(config.severity, config.version, self)
+        self.cooldowns = self.typologies.cooldowns
+        self.keep_hits = self.typologies.max_window + self.lateness
+        # The ledger also serves the exact "today so far" part of flows() for hits up to a day old.
+        self.keep_ledger = max([2 * MS_PER_DAY, *(r.ledger_needed for r in self.rules)]) + self.lateness
+        self.keep_days = max([self.typologies.max_window // MS_PER_DAY + 2, *(r.days_needed for r in self.rules)])
+        self.keep_periods = max([0, *(r.periods_needed for r in self.rules)])
+        self.keep_controls = hours(control.window_hours) + self.lateness
+        self.keep_accesses = hours(rules.remote_access.window_hours) + self.lateness
+        self.keep_beneficiaries = hours(rules.new_beneficiary_paid.window_hours) + self.lateness

@@ -1,0 +1,132 @@
+"""Typologies: rule hits add up to a score; an alert when the score passes the threshold.
+
+The walk is evaluated at hit times, in (event time, hit id) order. At a time t, a typology's score
+sums, for each of its rules, the weight of that rule's strongest hit in (t - window, t]; the alert
+needs the threshold and one hit from each ``requires`` group. Adding hits or payments can only raise
+scores and amounts, so the alerts found are the same whatever order the hits arrived in.
+
+Episodes: the alert id is a function of (account, typology, cooldown bucket of t), buckets being
+``cooldown_days`` long and aligned on the epoch. Within a bucket repeats are suppressed and a higher
+severity is a new version (version = severity rank, low=1 .. critical=4). A bucket, unlike "first
+crossing time", cannot move when an earlier hit arrives late, which keeps ids path-independent.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from detectors.account_state import H_LEVEL, H_RULE, AccountState
+from detectors.config_types import Days, StrictModel
+from detectors.eventtime import days
+from detectors.rules import HIGH, RULE_IDS
+from schemas import Alert, Typology
+
+if TYPE_CHECKING:
+    from detectors.runtime import Runtime
+
+RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
+Weight = Annotated[int, Field(ge=0, le=100)]
+
+
+class TypologyConfig(StrictModel):
+    window_days: Days
+    threshold: Annotated[int, Field(ge=1, le=100)]
+    cooldown_days: Days
+    weights: Annotated[dict[RuleId, Weight], Field(min_length=1)]
+    #: Each group needs at least one of its rules among the hits: "combinations, not single signals".
+    requires: list[Annotated[list[RuleId], Field(min_length=1)]]
+
+    @model_validator(mode="after")
+    def _requires_weighted_rules(self) -> TypologyConfig:
+        unweighted = sorted({r for group in self.requires for r in group if not self.weights.get(r)})
+        if unweighted:
+            raise ValueError(f"requires names rules without a weight: {', '.join(unweighted)}")
+        return self
+
+
+class TypologiesConfig(StrictModel):
+    account_sold: TypologyConfig
+    account_rented: TypologyConfig
+    account_lent: TypologyConfig
+    collection_account: TypologyConfig
+    pass_through_mule: TypologyConfig
+    account_farm: TypologyConfig
+    dormant_or_new_account_abuse: TypologyConfig
+
+
+class _Typology:
+    __slots__ = ("typology", "weights", "window", "threshold", "cooldown", "requires")
+
+    def __init__(self, typology: Typology, config: TypologyConfig) -> None:
+        self.typology = typology
+        self.weights = {rule: w for rule, w in config.weights.items() if w}
+        self.window = days(config.window_days)
+        self.threshold = config.threshold
+        self.cooldown = days(config.cooldown_days)
+        self.requires = [frozenset(group) for group in config.requires]
+
+
+class Typologies:
+    """Scores an account's hits and emits new alerts and escalations."""
+
+    def __init__(self, config: TypologiesConfig, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.typologies = [_Typology(t, getattr(config, t.value)) for t in Typology]
+        self.max_window = max(t.window for t in self.typologies)
+        self.cooldowns = {t.typology.value: t.cooldown for t in self.typologies}
+
+    def walk(self, state: AccountState, since: int) -> list[Alert]:
+        """New alerts (or higher versions) at hit times from ``since`` to ``since`` + the longest
+        window: the only times whose scores or amounts the latest change can have raised."""
+        ordered = sorted((hit[0], hit_id, hit) for hit_id, hit in state.hits.items())
+        times = [h[0] for h in ordered]
+        first = bisect_left(times, since)
+        stop = since + self.max_window
+        factors = self.runtime.high_factors
+        alerts = []
+        previous = None
+        for index in range(first, len(ordered)):
+            now = times[index]
+            if now > stop:
+                break
+            if now == previous:
+                continue
+            previous = now
+            upto = bisect_right(times, now)
+            for typ in self.typologies:
+                best: dict[str, tuple[int, tuple]] = {}
+                for _, _, hit in ordered[bisect_right(times, now - typ.window) : upto]:
+                    rule = hit[H_RULE]
+                    weight = typ.weights.get(rule)
+                    if weight is None:
+                        continue
+                    if hit[H_LEVEL] == HIGH:
+                        weight = min(100, round(weight * factors.get(rule, 1.0)))
+                    held = best.get(rule)
+                    if held is None or weight >= held[0]:
+                        best[rule] = (weight, hit)
+                score = sum(w for w, _ in best.values())
+                if score < typ.threshold or any(group.isdisjoint(best) for group in typ.requires):
+                    continue
+                alert = self._emit(state, typ, now, score, list(best.values()))
+                if alert is not None:
+                    alerts.append(alert)
+        return alerts
+
+    def _emit(self, state: AccountState, typ: _Typology, now: int, score: int, contributions) -> Alert | None:
+        runtime = self.runtime
+        flows = state.flows(now - typ.window, now, runtime)
+        severity = runtime.scoring.severity(max(flows))
+        bucket = now // typ.cooldown
+        key = (typ.typology.value, bucket)
+        if severity.rank <= state.emitted.get(key, 0):
+            return None
+        state.emitted[key] = severity.rank
+        if len(state.emitted) > runtime.max_emitted:
+            del state.emitted[min(state.emitted, key=lambda k: (k[1] * self.cooldowns[k[0]], k))]
+        return runtime.scoring.build_alert(
+            state, typ.typology, bucket, score, severity, contributions, now - typ.window, now, flows
+        )
