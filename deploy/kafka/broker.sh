@@ -67,14 +67,21 @@ fetch_libs() {
     flock 8
     if ! libs_ready; then
         say "fetching Kafka jars from Maven Central into $LIBS_DIR (one time)"
-        rm -rf "$LIBS_DIR"
-        local mvn_log="$REPO/.cache/kafka/mvn-fetch.log"
+        # Fetch beside libs/ and swap it in whole: a broker that is running
+        # from the old libs/ keeps the jars it has open, and a failed fetch
+        # changes nothing.
+        local staging="$LIBS_DIR.staging" mvn_log="$REPO/.cache/kafka/mvn-fetch.log"
+        rm -rf "$staging"
         if ! mvn -B -q -f "$HERE/pom.xml" dependency:copy-dependencies \
-                -DincludeScope=runtime -DoutputDirectory="$LIBS_DIR" >"$mvn_log" 2>&1; then
+                -DincludeScope=runtime -DoutputDirectory="$staging" >"$mvn_log" 2>&1; then
             tail -n 30 "$mvn_log" >&2
             die "mvn could not fetch the Kafka jars (full log: $mvn_log)"
         fi
-        pom_checksum >"$LIBS_MARKER"
+        pom_checksum >"$staging/.complete"
+        rm -rf "$LIBS_DIR.old"
+        if [[ -d "$LIBS_DIR" ]]; then mv "$LIBS_DIR" "$LIBS_DIR.old"; fi
+        mv "$staging" "$LIBS_DIR"
+        rm -rf "$LIBS_DIR.old"
     fi
     exec 8>&-
 }
