@@ -19,11 +19,12 @@ class PassThroughConfig(RuleConfig):
 
 
 class PassThrough(Rule):
-    """Fires on an outflow when an inflow (>= the minimum) received within the window before it has
-    been followed by outflows worth at least the ratio of it; strong form within the hour.
+    """Fires on an outflow when, from some inflow s within the window on, the outflows after s
+    reach the ratio of the inflows (each >= the minimum) received from s on; strong form when s
+    is within the hour and the higher ratio is met.
 
-    Judged per inflow rather than on window totals, so that more events can only add a witness;
-    the reason still reports the witnesses' totals ("92 % of 48,300 CNY received ... left").
+    Inflows younger than the lateness (which may still be joined by a reordered one) are judged
+    one by one instead of in the sum, so a late event can only add a witness, never remove one.
     """
 
     rule_id = "pass_through"
@@ -41,34 +42,37 @@ class PassThrough(Rule):
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         now = anchor[TIME]
+        settled = now - self.lateness
         ledger = state.ledger
         start = state.window(now - self.window, end)
-        out_after = 0
-        received = 0
-        left = 0
-        earliest = -1
-        senders = set()
+        out_after = 0  # outflows after the entry being looked at, up to the anchor
+        settled_in = 0  # settled inflows from the entry being looked at on
+        witness = None  # (index, received, left) of the earliest witness
         high = False
         for i in range(end - 1, start - 1, -1):
             entry = ledger[i]
             amount = entry[AMOUNT]
             if entry[OUTGOING]:
                 out_after += amount
-            elif amount >= self.min_inflow and out_after >= self.ratio * amount:
-                received += amount
-                left = out_after
-                earliest = i
-                senders.add(entry[COUNTERPARTY])
-                if now - entry[TIME] <= self.high_within and out_after >= self.high_ratio * amount:
+                continue
+            if amount < self.min_inflow:
+                continue
+            received = amount
+            if entry[TIME] < settled:
+                settled_in += amount
+                received = settled_in
+            if out_after >= self.ratio * received:
+                witness = (i, received, out_after)
+                if now - entry[TIME] <= self.high_within and out_after >= self.high_ratio * received:
                     high = True
-        if earliest < 0:
+        if witness is None:
             return None
-        first = ledger[earliest]
-        currency = state.currency
+        first, received, left = witness
+        ids = [ledger[i][EVENT_ID] for i in range(first, end)]
+        senders = {ledger[i][COUNTERPARTY] for i in range(first, end) if not ledger[i][OUTGOING]}
         reason = (
-            f"{min(100, round(100 * left / received))} % of {self.money.describe(received, currency)} received"
+            f"{min(100, round(100 * left / received))} % of {self.money.describe(received, state.currency)} received"
             f" from {len(senders)} sender{'s' if len(senders) > 1 else ''} left within"
-            f" {describe_duration(now - first[TIME])}"
+            f" {describe_duration(now - ledger[first][TIME])}"
         )
-        ids = [ledger[i][EVENT_ID] for i in range(earliest, end)]
         return (HIGH if high else NORMAL, reason, self.evidence(ids))
