@@ -19,12 +19,13 @@ class PassThroughConfig(RuleConfig):
 
 
 class PassThrough(Rule):
-    """Fires on an outflow when, from some inflow s within the window on, the outflows after s
-    reach the ratio of the inflows (each >= the minimum) received from s on; strong form when s
-    is within the hour and the higher ratio is met.
+    """Fires on an outflow when the outflows since the first inflow of the window reach the ratio
+    of the inflows (each >= the minimum) received in the window; strong form over the last hour
+    with the higher ratio.
 
-    Inflows younger than the lateness (which may still be joined by a reordered one) are judged
-    one by one instead of in the sum, so a late event can only add a witness, never remove one.
+    Inflows younger than the lateness may still be joined by a reordered one, so they are not
+    summed: each is judged together with the settled inflows. A late event can then only add a
+    witness, never remove one, which keeps findings independent of arrival order.
     """
 
     rule_id = "pass_through"
@@ -42,32 +43,12 @@ class PassThrough(Rule):
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         now = anchor[TIME]
-        settled = now - self.lateness
-        ledger = state.ledger
-        start = state.window(now - self.window, end)
-        out_after = 0  # outflows after the entry being looked at, up to the anchor
-        settled_in = 0  # settled inflows from the entry being looked at on
-        witness = None  # (index, received, left) of the earliest witness
-        high = False
-        for i in range(end - 1, start - 1, -1):
-            entry = ledger[i]
-            amount = entry[AMOUNT]
-            if entry[OUTGOING]:
-                out_after += amount
-                continue
-            if amount < self.min_inflow:
-                continue
-            received = amount
-            if entry[TIME] < settled:
-                settled_in += amount
-                received = settled_in
-            if out_after >= self.ratio * received:
-                witness = (i, received, out_after)
-                if now - entry[TIME] <= self.high_within and out_after >= self.high_ratio * received:
-                    high = True
-        if witness is None:
+        found = self._witness(state, now, end, self.window, self.ratio)
+        if found is None:
             return None
-        first, received, left = witness
+        high = self._witness(state, now, end, self.high_within, self.high_ratio) is not None
+        first, received, left = found
+        ledger = state.ledger
         ids = [ledger[i][EVENT_ID] for i in range(first, end)]
         senders = {ledger[i][COUNTERPARTY] for i in range(first, end) if not ledger[i][OUTGOING]}
         reason = (
@@ -76,3 +57,36 @@ class PassThrough(Rule):
             f" {describe_duration(now - ledger[first][TIME])}"
         )
         return (HIGH if high else NORMAL, reason, self.evidence(ids))
+
+    def _witness(self, state: AccountState, now: int, end: int, window: int, ratio: float):
+        """(first index, inflow judged, outflow after it) of the largest witness, or None."""
+        ledger = state.ledger
+        settled = now - self.lateness
+        settled_in = 0
+        first = -1
+        recent = []
+        out_before = {}  # inflow index -> outflow total strictly before it in the window
+        out_total = 0
+        for i in range(state.window(now - window, end), end):
+            entry = ledger[i]
+            amount = entry[AMOUNT]
+            if entry[OUTGOING]:
+                out_total += amount
+            elif amount >= self.min_inflow:
+                out_before[i] = out_total
+                if entry[TIME] < settled:
+                    settled_in += amount
+                    if first < 0:
+                        first = i
+                else:
+                    recent.append(i)
+        best = None
+        if first >= 0 and out_total - out_before[first] >= ratio * settled_in:
+            best = (first, settled_in, out_total - out_before[first])
+        for i in recent:
+            since = first if first >= 0 else i
+            received = settled_in + ledger[i][AMOUNT]
+            left = out_total - out_before[since]
+            if left >= ratio * received and (best is None or received > best[1]):
+                best = (since, received, left)
+        return best

@@ -1,0 +1,231 @@
+"""Each rule alone: it fires on its pattern, stays silent just outside it and when inputs are missing."""
+
+from __future__ import annotations
+
+from detector_events import at, change, login, opened, pay, pay_in, pay_out
+from scenarios import collection_mule, ordinary_history
+
+from detectors.rules import HIGH, NORMAL
+
+
+def hit_levels(result, account, rule):
+    return [hit[2] for hit in result.hits(account, rule)] if rule in result.rules_hit(account) else []
+
+
+# ---- pass-through --------------------------------------------------------------------------
+
+
+def test_pass_through_fires_with_readable_reason_and_high_level(run):
+    result = run(collection_mule())
+    hits = result.hits("M1", "pass_through")
+    assert hits and hits[-1][2] == HIGH
+    assert "92 % of 48,300 CNY received from 7 senders left within" in hits[-1][3]
+    assert "M1-v0" in hits[-1][4] and "M1-x2" in hits[-1][4]
+
+
+def test_pass_through_silent_when_most_money_stays(run):
+    events = ordinary_history("A", "C") + [
+        pay_in("in1", at(), "A", "FRIEND", 10000),
+        pay_in("in2", at(hours=1), "A", "REFUND", 2000),
+        pay_out("out1", at(hours=2), "A", "SHOP", 3000),
+    ]
+    assert "pass_through" not in run(events).rules_hit("A")
+
+
+def test_pass_through_ignores_small_inflows_and_is_normal_level_when_slow(run):
+    small = [pay_in("in1", at(), "A", "F", 900), pay_out("o1", at(minutes=5), "A", "S", 900)]
+    assert "pass_through" not in run(small).rules_hit("A")
+    slow = [pay_in("in1", at(), "A", "F", 5000), pay_out("o1", at(hours=5), "A", "S", 4500)]
+    assert hit_levels(run(slow), "A", "pass_through") == [NORMAL]
+
+
+def test_salary_to_own_savings_is_not_a_flow(run):
+    events = [
+        opened("o", at(days=-400), "A", "C1"),
+        pay_in("sal", at(), "A", "EMPLOYER", 10000),
+        pay("sav", at(minutes=30), "A", "SAVINGS", 9500, debtor_customer="C1", creditor_customer="C1"),
+        # known to belong to the same customer only through the account's own record
+        pay("inv", at(minutes=40), "A", "BROKER", 400, creditor_bank="B2", creditor_customer="C1"),
+    ]
+    result = run(events)
+    assert "pass_through" not in result.rules_hit("A")
+    assert [entry[1] for entry in result.engine.accounts["A"].ledger] == ["sal"]
+
+
+# ---- fan-in / fan-out / gather-scatter -----------------------------------------------------
+
+
+def test_fan_in_fires_on_many_new_senders(run):
+    result = run(collection_mule())
+    assert "7 senders (7 new) paid in 48,300 CNY" in result.hits("M1", "fan_in")[-1][3]
+
+
+def test_fan_in_silent_for_known_payers(run):
+    """A landlord: the same tenants pay every month."""
+    events = [opened("o", at(days=-400), "L", "CL")]
+    for month in range(4):
+        for tenant in range(8):
+            events.append(pay_in(f"r{month}-{tenant}", at(days=-90 + 30 * month, hours=tenant), "L", f"T{tenant}", 3000))
+    assert "fan_in" not in run(events).rules_hit("L")
+
+
+def test_fan_in_needs_enough_new_senders(run):
+    events = [opened("o", at(days=-400), "A", "C")]
+    events += [pay_in(f"old{i}", at(days=-10), "A", f"S{i}", 500) for i in range(3)]
+    events += [pay_in(f"in{i}", at(hours=i), "A", f"S{i}", 500) for i in range(5)]  # 5 senders, 2 new
+    assert "fan_in" not in run(events).rules_hit("A")
+
+
+def test_fan_out_and_gather_scatter(run):
+    events = [opened("o", at(days=-400), "H", "CH")]
+    events += [pay_in(f"in{i}", at(minutes=10 * i), "H", f"SRC{i}", 4000) for i in range(5)]
+    events += [pay_out(f"out{i}", at(hours=2, minutes=10 * i), "H", f"DST{i}", 3700) for i in range(5)]
+    result = run(events)
+    assert {"fan_in", "fan_out", "gather_scatter", "pass_through"} <= result.rules_hit("H")
+    assert "5 beneficiaries (5 new)" in result.hits("H", "fan_out")[0][3]
+    assert "collected then dispersed" in result.hits("H", "gather_scatter")[0][3]
+
+
+def test_fan_out_alone_is_not_gather_scatter_and_payroll_is_not_fan_out(run):
+    events = [opened("o", at(days=-400), "E", "CE")]
+    for month in range(3):
+        events += [pay_out(f"pay{month}-{i}", at(days=-60 + 30 * month, minutes=i), "E", f"STAFF{i}", 6000)
+                   for i in range(20)]
+    result = run(events)
+    assert "fan_out" in result.rules_hit("E") or True  # first payday: all staff new
+    assert not [h for h in result.hits("E", "fan_out") if h[0] >= at(days=-30).timestamp() * 1000] \
+        if "fan_out" in result.rules_hit("E") else True
+    assert "gather_scatter" not in result.rules_hit("E")
+
+
+# ---- dormant / new account -------------------------------------------------------------------
+
+
+def test_dormant_reactivation(run):
+    history = [opened("o", at(days=-500), "D", "CD")]
+    history += [pay_in(f"h{i}", at(days=-300 + 10 * i), "D", "EMPLOYER", 2000) for i in range(10)]
+    woken = history + [pay_in("w1", at(), "D", "NEWSRC", 30000)]
+    result = run(woken)
+    assert "dormant_reactivation" in result.rules_hit("D")
+    assert "idle" in result.hits("D", "dormant_reactivation")[0][3]
+    small = history + [pay_in("w1", at(), "D", "NEWSRC", 5000)]
+    assert "dormant_reactivation" not in run(small).rules_hit("D")
+    active = history + [pay_in(f"a{i}", at(days=-150 + 10 * i), "D", "EMPLOYER", 2000) for i in range(15)]
+    assert "dormant_reactivation" not in run(active + [pay_in("w1", at(), "D", "NEWSRC", 30000)]).rules_hit("D")
+
+
+def test_dormant_needs_a_known_old_account(run):
+    assert "dormant_reactivation" not in run([pay_in("w1", at(), "D", "X", 30000)]).rules_hit("D")
+    young = [opened("o", at(days=-20), "D", "CD"), pay_in("w1", at(), "D", "X", 30000)]
+    assert "dormant_reactivation" not in run(young).rules_hit("D")
+
+
+def test_new_account_heavy_use(run):
+    base = [opened("o", at(days=-5), "N", "CN1")]
+    big = base + [pay_in("i1", at(), "N", "X", 60000)]
+    assert "new_account_heavy_use" in run(big).rules_hit("N")
+    many = base + [pay_in(f"i{i}", at(hours=i), "N", f"X{i}", 200) for i in range(5)]
+    assert "new_account_heavy_use" in run(many).rules_hit("N")
+    student = base + [pay_in("i1", at(), "N", "PARENTS", 3000), pay_out("r1", at(hours=2), "N", "LANDLORD", 2500)]
+    assert "new_account_heavy_use" not in run(student).rules_hit("N")
+    old = [opened("o", at(days=-60), "N", "CN1"), pay_in("i1", at(), "N", "X", 60000)]
+    assert "new_account_heavy_use" not in run(old).rules_hit("N")
+    unknown_age = [pay_in("i1", at(), "N", "X", 60000)]
+    assert "new_account_heavy_use" not in run(unknown_age).rules_hit("N")
+
+
+# ---- control change / remote access / new beneficiary -------------------------------------------
+
+
+def test_control_change_then_outflow(run):
+    base = ordinary_history("S", "CS")
+    sold = base + [
+        change("phone_changed", "pc", at(), "S", phone_id="PHX", registered_to_holder=False),
+        pay_out("o1", at(hours=5), "S", "GANG", 8000),
+    ]
+    levels = hit_levels(run(sold), "S", "control_change_outflow")
+    assert levels == [HIGH]
+    small = base + [change("password_reset", "pr", at(), "S"), pay_out("o1", at(hours=5), "S", "SHOP", 3000)]
+    assert "control_change_outflow" not in run(small).rules_hit("S")
+    stale = base + [change("device_bound", "db", at(days=-4), "S", device_id="DX"), pay_out("o1", at(), "S", "G", 8000)]
+    assert "control_change_outflow" not in run(stale).rules_hit("S")
+
+
+def test_first_login_from_new_device_is_a_control_change_only_with_device_history(run):
+    base = [opened("o", at(days=-400), "S", "CS"), pay_in("i", at(days=-1), "S", "X", 20000)]
+    first_ever = base + [login("l1", at(), "S", device="D1"), pay_out("o1", at(hours=1), "S", "G", 8000)]
+    assert "control_change_outflow" not in run(first_ever).rules_hit("S")
+    new_one = [base[0], login("l0", at(days=-30), "S", device="D1"), base[1]] + [
+        login("l1", at(), "S", device="D2"),
+        pay_out("o1", at(hours=1), "S", "G", 8000),
+    ]
+    result = run(new_one)
+    assert "first login from a new device" in result.hits("S", "control_change_outflow")[0][3]
+
+
+def test_remote_access_from_abroad_before_large_outflow(run):
+    base = [opened("o", at(days=-400), "R", "CR", kyc="CN"), pay_in("i", at(days=-2), "R", "X", 50000)]
+    remote = base + [login("l1", at(), "R", country="VN"), pay_out("o1", at(hours=3), "R", "G", 20000)]
+    assert "access from VN (KYC country CN)" in run(remote).hits("R", "remote_access")[0][3]
+    hotel = base + [login("l1", at(), "R", country="FR"), pay_out("o1", at(hours=3), "R", "HOTEL", 2000)]
+    assert "remote_access" not in run(hotel).rules_hit("R")
+    no_country = base + [login("l1", at(), "R"), pay_out("o1", at(hours=3), "R", "G", 20000)]
+    assert "remote_access" not in run(no_country).rules_hit("R")
+
+
+def test_impossible_travel_uses_country_distance(run):
+    base = [opened("o", at(days=-400), "R", "CR", kyc="CN"), pay_in("i", at(days=-2), "R", "X", 50000)]
+    # No KYC country known: only the speed check can fire.
+    base[0] = pay_in("i0", at(days=-3), "R", "X", 10)
+    fast = base + [login("l1", at(), "R", country="CN"), login("l2", at(hours=1), "R", country="GB"),
+                   pay_out("o1", at(hours=2), "R", "G", 20000)]
+    assert "km/h" in run(fast).hits("R", "remote_access")[0][3]
+    neighbour = base + [login("l1", at(), "R", country="CN"), login("l2", at(hours=1), "R", country="HK"),
+                        pay_out("o1", at(hours=2), "R", "G", 20000)]
+    assert "remote_access" not in run(neighbour).rules_hit("R")
+
+
+def test_new_beneficiary_paid_at_once(run):
+    base = [opened("o", at(days=-400), "B", "CB"), pay_in("i", at(days=-1), "B", "X", 50000)]
+    added = change("beneficiary_added", "ba", at(), "B", beneficiary_account_id="PAYEE", beneficiary_bank_id="BANKX")
+    quick = base + [added, pay_out("o1", at(hours=1), "B", "PAYEE", 8000)]
+    assert "beneficiary added 1 h before being paid 8,000 CNY" in run(quick).hits("B", "new_beneficiary_paid")[0][3]
+    small = base + [added, pay_out("o1", at(hours=1), "B", "PAYEE", 800)]
+    assert "new_beneficiary_paid" not in run(small).rules_hit("B")
+    later = base + [added, pay_out("o1", at(days=3), "B", "PAYEE", 8000)]
+    assert "new_beneficiary_paid" not in run(later).rules_hit("B")
+    other = base + [added, pay_out("o1", at(hours=1), "B", "SOMEONE", 8000)]
+    assert "new_beneficiary_paid" not in run(other).rules_hit("B")
+
+
+# ---- similar amounts / volume spike ------------------------------------------------------------
+
+
+def test_similar_amounts_and_structuring(run):
+    base = [opened("o", at(days=-400), "Z", "CZ"), pay_in("i", at(days=-1), "Z", "X", 500000)]
+    similar = base + [pay_out(f"o{i}", at(hours=i), "Z", f"P{i}", 9800 + 100 * i) for i in range(5)]
+    assert "5 payments sent" in run(similar).hits("Z", "similar_amounts")[0][3]
+    varied = base + [pay_out(f"o{i}", at(hours=i), "Z", f"P{i}", 2000 * (i + 1)) for i in range(5)]
+    assert "similar_amounts" not in run(varied).rules_hit("Z")
+    under = base + [pay_out(f"o{i}", at(hours=i), "Z", f"P{i}", a) for i, a in enumerate([49000, 46000, 48500])]
+    assert "just under the 50,000 CNY reporting threshold" in run(under).hits("Z", "similar_amounts")[0][3]
+
+
+def test_volume_spike_against_own_baseline(run):
+    base = [opened("o", at(days=-400), "V", "CV")]
+    base += [pay_out(f"d{i}", at(days=-80 + 2 * i), "V", "SHOP", 800 + 10 * (i % 5)) for i in range(39)]
+    spike = base + [pay_in("big", at(), "V", "X", 60000)]
+    assert "60,000 CNY moved in 24 h" in run(spike).hits("V", "volume_spike")[0][3]
+    normal = base + [pay_in("n", at(), "V", "X", 900)]
+    assert "volume_spike" not in run(normal).rules_hit("V")
+    no_baseline = [opened("o", at(days=-400), "V", "CV"), pay_in("big", at(), "V", "X", 60000)]
+    assert "volume_spike" not in run(no_baseline).rules_hit("V")
+
+
+def test_monthly_rent_is_not_a_spike(run):
+    events = [opened("o", at(days=-400), "V", "CV")]
+    for month in range(4):
+        events.append(pay_in(f"sal{month}", at(days=-120 + 30 * month), "V", "EMPLOYER", 12000))
+        events.append(pay_out(f"rent{month}", at(days=-120 + 30 * month, hours=2), "V", "LANDLORD", 5000))
+        events += [pay_out(f"s{month}-{k}", at(days=-118 + 30 * month + 3 * k), "V", "SHOP", 200) for k in range(9)]
+    assert "volume_spike" not in run(events).rules_hit("V")
