@@ -102,18 +102,18 @@ class Simulation:
                          "customer_id": a.cid, "kyc_country": a.country, "birth_year": 1940 + (idx * 7919) % 65}
                 if a.phone is not None:
                     event["phone_id"] = a.phone
-                batch.append(Record(t, False, a.aid, dumps(event)))
+                batch.append(Record(t, False, a.aid, dumps(event).decode()))
             elif kind == 1:
                 device = a.tablet if a.tablet is not None and idx % 2 else a.device
                 event = {"event_id": f"h1-{idx}", "event_time": iso(t), "type": "device_bound", "account_id": a.aid,
                          "customer_id": a.cid, "device_id": device}
-                batch.append(Record(t, False, a.aid, dumps(event)))
+                batch.append(Record(t, False, a.aid, dumps(event).decode()))
             else:
                 merchant = self.population.world.merchants[idx % 3000]
                 event = {"event_id": f"h2-{idx}", "event_time": iso(t), "type": "payment", "debtor": a.party,
                          "creditor": merchant, "amount": money(20 + (idx * 37) % 180), "currency": cfg.currency,
                          "channel": "card", "method": "card"}
-                batch.append(Record(t, True, a.aid, dumps(event)))
+                batch.append(Record(t, True, a.aid, dumps(event).decode()))
             if len(batch) >= 50_000:
                 yield batch
                 batch = []

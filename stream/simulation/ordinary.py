@@ -73,33 +73,33 @@ def retail(a: Account, c: Day, rng: Random, em: Emitter) -> None:
                    device_id=a.device, ip=world.ip_in(rng, abroad), session_country=abroad)
 
     if a.employer is not None and not a.employer_own and a.salary and _is(c.dom, a.payday, c.dim):
-        em.payment(t0 + a.pay_sec, a.employer, me, a.salary * rng.uniform(0.97, 1.03), "api", "transfer")
+        em.payment(t0 + a.pay_sec, world.cp(a.employer), me, a.salary * rng.uniform(0.97, 1.03), "api", "transfer")
     if a.savings is not None and a.save_share and a.salary and _is(c.dom, a.payday, c.dim):
         t = t0 + a.pay_sec + HOUR + int(r() * 12 * HOUR)
         em.payment(t, me, a.savings, a.salary * a.save_share * rng.uniform(0.85, 1.1), "mobile", "transfer",
                    device_id=a.device, ip=a.ip, session_country=where)
 
     if a.rent and a.rent_dom and c.dom == a.rent_dom:
-        em.payment(t0 + waking(rng), me, a.landlord, a.rent, "online", "transfer", device_id=a.device, ip=a.ip, session_country=where)
+        em.payment(t0 + waking(rng), me, world.cp(a.landlord), a.rent, "online", "transfer", device_id=a.device, ip=a.ip, session_country=where)
     for dom, payee, amount in a.bills:
         if dom == c.dom:
-            em.payment(t0 + int(2 * HOUR + r() * 6 * HOUR), me, payee, amount * rng.uniform(0.85, 1.2), "api", "transfer")
+            em.payment(t0 + int(2 * HOUR + r() * 6 * HOUR), me, world.utilities[payee], amount * rng.uniform(0.85, 1.2), "api", "transfer")
 
     if a.parents and _is(c.dom, a.topup_dom, c.dim):
         t = t0 + waking(rng)
-        em.payment(t, rng.choice(a.parents), me, a.topup, "online", "transfer")
+        em.payment(t, world.cp(rng.choice(a.parents)), me, a.topup, "online", "transfer")
         pay = t + int(20 * MINUTE + r() * 30 * HOUR)
-        em.payment(pay, me, a.landlord, a.rent, "mobile", "transfer", device_id=a.device, ip=a.ip, session_country=where)
+        em.payment(pay, me, world.cp(a.landlord), a.rent, "mobile", "transfer", device_id=a.device, ip=a.ip, session_country=where)
     elif a.parents and r() < 0.04:
-        em.payment(t0 + waking(rng), rng.choice(a.parents), me, rng.uniform(20, 150), "mobile", "transfer")
+        em.payment(t0 + waking(rng), world.cp(rng.choice(a.parents)), me, rng.uniform(20, 150), "mobile", "transfer")
 
     if r() < a.p2p_rate and a.friends:
-        em.payment(t0 + waking(rng), me, rng.choice(a.friends), rng.lognormvariate(3.4, 0.8), "mobile", "transfer",
+        em.payment(t0 + waking(rng), me, world.cp(rng.choice(a.friends)), rng.lognormvariate(3.4, 0.8), "mobile", "transfer",
                    device_id=a.device, ip=a.ip, session_country=where)
     if r() < a.p2p_in_rate and a.friends:
         friend = rng.choice(a.friends)
-        if "bank_id" in friend:
-            em.payment(t0 + waking(rng), friend, me, rng.lognormvariate(3.4, 0.8), "mobile", "transfer")
+        if type(friend) is int:  # an own friend's payments are that friend's own habit
+            em.payment(t0 + waking(rng), world.cp(friend), me, rng.lognormvariate(3.4, 0.8), "mobile", "transfer")
     if r() < a.atm_rate:
         atm = rng.choice(world.atms) if abroad is None else party(f"ATM{abroad}{rng.randrange(50):02d}", "CASH", None, abroad)
         em.payment(t0 + waking(rng), me, atm, rng.choice((20, 50, 50, 100, 100, 200, 300)), "atm", "cash_out", session_country=abroad)
@@ -208,7 +208,7 @@ def returnee(a: Account, c: Day, rng: Random, em: Emitter) -> None:
         own_abroad = party(f"F{abroad}{a.cid}", f"FB{abroad}", a.cid, abroad)
         em.payment(t + int(HOUR + rng.random() * 20 * HOUR), own_abroad, a.party, rng.lognormvariate(9.0, 0.7), "online", "transfer")
         deposit_day = t + int(DAY + rng.random() * 3 * DAY)
-        em.payment(deposit_day, a.party, a.landlord, a.rent * rng.choice((2, 3)), "online", "transfer",
+        em.payment(deposit_day, a.party, c.world.cp(a.landlord), a.rent * rng.choice((2, 3)), "online", "transfer",
                    device_id=a.device, ip=a.ip, session_country=a.country)
         return
     retail(a, c, rng, em)

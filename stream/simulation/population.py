@@ -186,13 +186,15 @@ def build_population(cfg, rng: Random) -> Population:
         acct.opened_t = cfg.start_t - rng.randint(60, 15 * 365) * DAY - rng.randrange(8 * HOUR, 18 * HOUR)
         _habits(acct, rng, world, cfg)
 
-    retail = [a for a in accounts if a.persona == "retail"]
+    for kind, members in layout:
+        _shape_group(kind, members, rng, world, cfg)
+
+    # own counterparties: established, ordinary accounts only (never a mule, never one opened later)
+    retail = [a for a in accounts if a.persona == "retail" and a.label == 0 and a.opened_t < cfg.start_t
+              and a.active_from == 0]
     landlords = [a for a in accounts if a.persona == "landlord"]
     employers = [a for a in accounts if a.persona == "employer"]
     world.own_merchants = [a.party for a in accounts if a.persona == "merchant"]
-
-    for kind, members in layout:
-        _shape_group(kind, members, rng, world, cfg)
 
     _link(accounts, retail, landlords, employers, rng, world, cfg)
     return Population(accounts=accounts, world=world, start_t=cfg.start_t, days=cfg.days)
@@ -203,12 +205,12 @@ def _habits(a: Account, rng: Random, world: World, cfg) -> None:
     a.payday = rng.choice((1, 15, 25, 25, 27, 28, 28, 30))
     a.pay_sec = rng.randrange(1 * HOUR, 9 * HOUR)
     a.salary = round(rng.lognormvariate(7.8, 0.35), 2)  # ~2,400 median
-    a.employer = world.external(rng, "EMP")
+    a.employer = world.handle(rng)
     a.rent = round(a.salary * rng.uniform(0.25, 0.4), 2)
     a.rent_dom = rng.randint(1, 5)
-    a.landlord = world.external(rng, "LL")
+    a.landlord = world.handle(rng)
     a.bills = tuple(
-        (rng.randint(1, 28), rng.choice(world.utilities), round(rng.lognormvariate(4.0, 0.6), 2))
+        (rng.randint(1, 28), rng.randrange(len(world.utilities)), round(rng.lognormvariate(4.0, 0.6), 2))
         for _ in range(rng.randint(1, 4))
     )
     a.card_rate = rng.uniform(0.3, 2.2)
@@ -216,7 +218,7 @@ def _habits(a: Account, rng: Random, world: World, cfg) -> None:
     a.p2p_in_rate = rng.uniform(0.01, 0.08)
     a.atm_rate = rng.uniform(0.0, 0.12)
     a.login_rate = rng.uniform(0.2, 0.9)
-    a.friends = tuple(world.external(rng, "X") for _ in range(rng.randint(2, 6)))
+    a.friends = tuple(world.handle(rng) for _ in range(rng.randint(2, 6)))
     if rng.random() < cfg.travel_share:
         start = rng.randrange(0, max(1, cfg.days - 2))
         a.trip = (start, start + rng.randint(3, 14), rng.choice(TRAVEL_COUNTRIES))
@@ -237,7 +239,7 @@ def _shape_group(kind: str, members: list[Account], rng: Random, world: World, c
     elif kind == "student":
         head.salary = 0.0
         head.employer = None
-        head.parents = tuple(world.external(rng, "PAR") for _ in range(rng.randint(1, 2)))
+        head.parents = tuple(world.handle(rng) for _ in range(rng.randint(1, 2)))
         head.topup = round(rng.uniform(400, 1300), 2)
         head.topup_dom = rng.randint(1, 28)
         head.rent = round(head.topup * rng.uniform(0.55, 0.9), 2)
@@ -285,7 +287,7 @@ def _shape_group(kind: str, members: list[Account], rng: Random, world: World, c
             head.persona = "student"
             head.salary = 0.0
             head.employer = None
-            head.parents = tuple(world.external(rng, "PAR") for _ in range(rng.randint(1, 2)))
+            head.parents = tuple(world.handle(rng) for _ in range(rng.randint(1, 2)))
             head.topup = round(rng.uniform(400, 1300), 2)
             head.topup_dom = rng.randint(1, 28)
             head.rent = round(head.topup * rng.uniform(0.55, 0.9), 2)
@@ -319,9 +321,9 @@ def _link(accounts, retail, landlords, employers, rng: Random, world: World, cfg
         for a in retail:
             if rng.random() < 0.5:
                 own = [rng.choice(retail).party for _ in range(rng.randint(1, 3))]
-                a.friends = tuple(f for f in (*a.friends, *own) if f["account_id"] != a.aid)
+                a.friends = (*a.friends, *(f for f in own if f["account_id"] != a.aid))
     for a in accounts:
-        if a.persona == "student" and retail and rng.random() < 0.3:
+        if a.persona == "student" and a.label == 0 and retail and rng.random() < 0.3:
             parent = rng.choice(retail)
             if parent is not a:
                 a.parents = (parent.party,)

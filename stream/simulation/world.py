@@ -55,6 +55,16 @@ class World:
         """
         return party(f"X{rng.getrandbits(44):011x}", self.bank(rng), None, country)
 
+    def handle(self, rng: Random) -> int:
+        """A compact stand-in for an external account a customer keeps (an int, not a dict)."""
+        return rng.getrandbits(44)
+
+    def cp(self, who: int | dict) -> dict:
+        """The party of a counterparty kept as a handle (int) or as an own account's party (dict)."""
+        if type(who) is int:
+            return {"account_id": f"X{who:011x}", "bank_id": self.domestic_banks[who % len(self.domestic_banks)]}
+        return who
+
     def foreign(self, rng: Random, country: str, prefix: str = "F") -> dict:
         return party(f"F{country}{rng.getrandbits(40):010x}", f"FB{country}", None, country)
 

@@ -40,7 +40,7 @@ def write_jsonl(path: Path, batches: Iterable[list[Record]], on_batch: Callable[
         for batch in batches:
             if not batch:
                 continue
-            data = b"\n".join([r.line for r in batch]) + b"\n"
+            data = ("\n".join([r.line for r in batch]) + "\n").encode()
             handle.write(data)
             events += len(batch)
             size += len(data)
@@ -63,7 +63,7 @@ def publish(producer, payments_topic: str, account_topic: str, batches: Iterable
             part = batch[i:i + chunk]
             for record in part:
                 producer.send(payments_topic if record.is_payment else account_topic,
-                              key=record.key.encode(), value=record.line)
+                              key=record.key.encode(), value=record.line.encode())
             sent += len(part)
             if on_batch is not None:
                 on_batch(len(part))
