@@ -67,7 +67,7 @@ def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutco
         return AccountOutcome(state, [], [], duplicate=True)
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    state.put_hit(hit.hit_id, (hit.time, hit.rule, 1, hit.reason, hit.evidence), runtime)
+    state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence), runtime)
     return AccountOutcome(state, runtime.typologies.walk(state, hit.time), [])
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from detectors.hashing import short_id
 from detectors.messages import IdentifierHit, IdentifierMessage
+from detectors.rules.base import HIGH, NORMAL
 
 FORMAT = 1
 # Use entry: (time, event_id, account_id, customer_id)
@@ -110,8 +111,9 @@ def _hits_from(state: IdentifierState, rule, first: int) -> list[IdentifierHit]:
             continue
         accounts = dict.fromkeys(e[ACCOUNT] for e in window)
         reason = rule.reason(state.key, len(customers), len(accounts))
+        level = HIGH if len(customers) >= rule.high_customers else NORMAL
         evidence = tuple(dict.fromkeys(e[EVENT_ID] for e in reversed(window)))[: rule.max_evidence]
         for account in accounts:
             hit_id = short_id(rule.rule_id, state.kind, state.key, account, point[EVENT_ID], point[ACCOUNT])
-            hits.append(IdentifierHit(account, point[EVENT_ID], point[TIME], hit_id, rule.rule_id, reason, evidence))
+            hits.append(IdentifierHit(account, point[EVENT_ID], point[TIME], hit_id, rule.rule_id, level, reason, evidence))
     return hits

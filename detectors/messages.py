@@ -61,6 +61,7 @@ class IdentifierHit(AccountMessage):
     TAG: ClassVar[str] = "H"
     hit_id: str
     rule: str
+    level: int  # 1 normal, 2 the rule's strong form
     reason: str
     evidence: tuple[str, ...]
 

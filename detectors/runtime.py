@@ -52,7 +52,9 @@ class Runtime:
         }
         control = rules.control_change_outflow
         self.control_changes = frozenset(control.changes) if control.enabled else frozenset()
-        self.high_factors = {r.rule_id: r.high_weight_factor for r in self.rules}
+        self.high_factors = {
+            r.rule_id: r.high_weight_factor for r in (*self.rules, *self.identifier_rules.values())
+        }
 
         self.typologies = Typologies(config.typologies, self)
         self.scoring = Scoring(config.severity, config.version, self)

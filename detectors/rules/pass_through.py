@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, TIME, AccountState
+from typing import Annotated
+
+from pydantic import Field
+
 from detectors.config_types import Fraction, Hours, Minutes, Money, RuleConfig, WeightFactor
-from detectors.eventtime import describe_duration, hours, minutes
+from detectors.eventtime import days, describe_duration, hours, minutes
 from detectors.money import Money as Converter
 from detectors.rules.base import HIGH, NORMAL, Finding, Rule
 
@@ -16,6 +20,9 @@ class PassThroughConfig(RuleConfig):
     high_outflow_ratio: Fraction
     high_within_minutes: Minutes
     high_weight_factor: WeightFactor
+    #: Outflows to a beneficiary first paid at least this long before do not count: payroll to the
+    #: same staff, rent to the same landlord. 0 counts every outflow.
+    established_beneficiary_days: Annotated[float, Field(ge=0, le=800)]
 
 
 class PassThrough(Rule):
@@ -40,6 +47,7 @@ class PassThrough(Rule):
         self.high_ratio = config.high_outflow_ratio
         self.high_within = minutes(config.high_within_minutes)
         self.high_weight_factor = config.high_weight_factor
+        self.established = days(config.established_beneficiary_days)
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         now = anchor[TIME]
@@ -67,11 +75,15 @@ class PassThrough(Rule):
         recent = []
         out_before = {}  # inflow index -> outflow total strictly before it in the window
         out_total = 0
+        known = state.counterparties
+        established_before = now - self.established if self.established else -1
         for i in range(state.window(now - window, end), end):
             entry = ledger[i]
             amount = entry[AMOUNT]
             if entry[OUTGOING]:
-                out_total += amount
+                payee = known.get(entry[COUNTERPARTY])
+                if payee is None or payee[0] >= established_before:
+                    out_total += amount
             elif amount >= self.min_inflow:
                 out_before[i] = out_total
                 if entry[TIME] < settled:

@@ -6,7 +6,7 @@ there are all accounts using an identifier visible together.
 
 from __future__ import annotations
 
-from detectors.config_types import Count, Days, RuleConfig
+from detectors.config_types import Count, Days, RuleConfig, WeightFactor
 from detectors.eventtime import days, describe_duration
 
 
@@ -17,6 +17,9 @@ class SharedIdentifierConfig(RuleConfig):
     #: cannot push the others out of view).
     max_entries: Count
     max_entries_per_account: Count
+    #: From this many customers the hit is the rule's strong form, weighted by the factor.
+    high_customers: Count
+    high_weight_factor: WeightFactor
 
 
 class SharedIdentifier:
@@ -25,10 +28,11 @@ class SharedIdentifier:
     kind = ""
     rule_id = ""
     config_model = SharedIdentifierConfig
-    high_weight_factor = 1.0
 
     def __init__(self, config: SharedIdentifierConfig, runtime) -> None:
         self.min_customers = config.min_customers
+        self.high_customers = config.high_customers
+        self.high_weight_factor = config.high_weight_factor
         self.window = days(config.window_days)
         self.max_entries = config.max_entries
         self.max_per_account = config.max_entries_per_account
