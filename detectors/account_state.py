@@ -90,7 +90,7 @@ class AccountState:
         """Move the watermark forward and age out what no rule can look at any more."""
         old_day = self.watermark // MS_PER_DAY
         self.watermark = time
-        horizon = time - runtime.lateness
+        horizon = time - runtime.keep_ids
         seen, order = self.seen, self.seen_order
         while order and seen[order[0]] < horizon:
             del seen[order.popleft()]

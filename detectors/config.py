@@ -53,6 +53,15 @@ class EngineConfig(StrictModel):
     #: How far behind an account's latest event another event may be and still be applied. Must stay
     #: below the shortest rule window (an hour): order-independence relies on it.
     lateness_seconds: Annotated[float, Field(ge=0, lt=3600)]
+    #: How long applied event ids are remembered, so that a redelivery older than the lateness is
+    #: still recognised as a duplicate rather than reported late (capped by limits.max_seen_ids).
+    remember_ids_seconds: Annotated[float, Field(ge=0, le=7 * 86400)]
+
+    @model_validator(mode="after")
+    def _remember_at_least_lateness(self) -> EngineConfig:
+        if self.remember_ids_seconds < self.lateness_seconds:
+            raise ValueError("remember_ids_seconds must be at least lateness_seconds")
+        return self
 
 
 class LimitsConfig(StrictModel):

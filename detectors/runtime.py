@@ -27,6 +27,7 @@ class Runtime:
         self.money = Money(config.money)
         self.counted_statuses = frozenset(config.money.counted_statuses)
         self.lateness = round(config.engine.lateness_seconds * 1000)
+        self.keep_ids = round(config.engine.remember_ids_seconds * 1000)
         self.max_seen_ids = limits.max_seen_ids
         self.max_ledger = limits.max_ledger_entries
         self.max_counterparties = limits.max_counterparties
