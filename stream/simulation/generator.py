@@ -12,7 +12,7 @@ from random import Random
 
 import orjson
 
-from stream.simulation.clock import DAY, day_of_month_and_weekday, iso
+from stream.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
 from stream.simulation.emit import Emitter, Record, money
 from stream.simulation.ordinary import DAILY, Day, open_new
 from stream.simulation.population import Population, build_population
@@ -71,27 +71,37 @@ class Simulation:
             yield em.take_day(d)
 
     def _history(self) -> Iterator[list[Record]]:
-        """Account openings, device bindings and last payments dated before the simulated period."""
+        """A thin back-dated tail before the period: what a bank's feed already holds about each account.
+
+        Every established account's opening and the binding of its phone (and of a family's shared
+        tablet); the most recent payment of every active account, within the 20 days before the start;
+        and, for dormant accounts, their last payment months or years ago. Without it every account
+        would look dormant, and every device new, at its first event of the period.
+        """
         cfg = self.cfg
         accounts = self.population.accounts
         rng = Random(f"mulewatch-history-{cfg.seed}")
         keys: list[int] = []
-        device_t: dict[int, int] = {}
         for a in accounts:
             if a.opened_t >= cfg.start_t:
                 continue
             keys.append((a.opened_t << 25 | a.idx) << 2 | 0)
-            if a.label == 0 or a.persona != "shell":
+            if a.persona != "shell":
                 span = max(1, min(700 * DAY, cfg.start_t - a.opened_t - DAY))
-                t = cfg.start_t - rng.randrange(DAY, DAY + span)
-                t = max(t, a.opened_t + 600)
-                device_t[a.idx] = t
+                t = max(cfg.start_t - rng.randrange(DAY, DAY + span), a.opened_t + 600)
                 keys.append((t << 25 | a.idx) << 2 | 1)
-            if a.last_payment_t is not None:
-                keys.append((max(a.last_payment_t, a.opened_t + DAY) << 25 | a.idx) << 2 | 2)
+                if a.tablet is not None:
+                    t = max(cfg.start_t - rng.randrange(DAY, DAY + span), a.opened_t + 900)
+                    keys.append((t << 25 | a.idx) << 2 | 3)
+            last = a.last_payment_t
+            if last is None and a.persona not in ("shell", "savings") and a.active_from == 0:
+                last = cfg.start_t - rng.randrange(HOUR, 20 * DAY)
+            if last is not None:
+                keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 2 | 2)
         keys.sort()
         batch: list[Record] = []
         dumps = orjson.dumps
+        merchants = self.population.world.merchants
         for key in keys:
             kind = key & 3
             idx = (key >> 2) & ((1 << 25) - 1)
@@ -103,16 +113,15 @@ class Simulation:
                 if a.phone is not None:
                     event["phone_id"] = a.phone
                 batch.append(Record(t, False, a.aid, dumps(event).decode()))
-            elif kind == 1:
-                device = a.tablet if a.tablet is not None and idx % 2 else a.device
-                event = {"event_id": f"h1-{idx}", "event_time": iso(t), "type": "device_bound", "account_id": a.aid,
+            elif kind in (1, 3):
+                device = a.device if kind == 1 else a.tablet
+                event = {"event_id": f"h{kind}-{idx}", "event_time": iso(t), "type": "device_bound", "account_id": a.aid,
                          "customer_id": a.cid, "device_id": device}
                 batch.append(Record(t, False, a.aid, dumps(event).decode()))
             else:
-                merchant = self.population.world.merchants[idx % 3000]
                 event = {"event_id": f"h2-{idx}", "event_time": iso(t), "type": "payment", "debtor": a.party,
-                         "creditor": merchant, "amount": money(20 + (idx * 37) % 180), "currency": cfg.currency,
-                         "channel": "card", "method": "card"}
+                         "creditor": merchants[idx % len(merchants)], "amount": money(20 + (idx * 37) % 180),
+                         "currency": cfg.currency, "channel": "card", "method": "card"}
                 batch.append(Record(t, True, a.aid, dumps(event).decode()))
             if len(batch) >= 50_000:
                 yield batch
