@@ -191,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
         + (" [sorted in memory]" if summary.sorted_in_memory else ""),
         file=sys.stderr,
     )
+    stats = getattr(engine, "stats", None)
+    if stats is not None and (getattr(stats, "late", 0) or getattr(stats, "duplicates", 0)):
+        print(f"replay: the engine dropped {getattr(stats, 'late', 0)} late and {getattr(stats, 'duplicates', 0)} "
+              "duplicate events", file=sys.stderr)
     if summary.rejects:
         print(f"replay: rejects written to {rejects_path}", file=sys.stderr)
     if not ok:
