@@ -63,11 +63,11 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
 
 
 def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutcome:
-    if hit.hit_id in state.hits:
-        return AccountOutcome(state, [], [], duplicate=True)
+    """Store a cross-key hit; a re-sent one replaces the stored copy (its evidence may have grown)."""
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence), runtime)
+    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence), runtime):
+        return AccountOutcome(state, [], [], duplicate=True)
     return AccountOutcome(state, runtime.typologies.walk(state, hit.time), [])
 
 
