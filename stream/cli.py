@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("stream.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
     "evaluate": ("stream.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
     "replay": ("stream.replay_cmd", "run historical events through the detectors, or republish them to the input topics"),
+    "worker": ("stream.worker_cmd", "run the streaming worker: Kafka in, detectors, alerts out"),
 }
 
 

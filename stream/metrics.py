@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -25,6 +25,18 @@ class Metrics:
         )
         self.alerts = Counter(
             "mulewatch_alerts_published_total", "Alert versions published", ["typology", "severity"], registry=r
+        )
+        self.reorder_held = Gauge(
+            "mulewatch_reorder_buffer_events",
+            "Views held until every input partition has passed their event time",
+            ["partition"],
+            registry=r,
+        )
+        self.reorder_forced = Gauge(
+            "mulewatch_reorder_buffer_forced_events",
+            "Views applied out of order because the reorder buffer was full (since start)",
+            ["partition"],
+            registry=r,
         )
         self.detector_seconds = Histogram(
             "mulewatch_detector_seconds",

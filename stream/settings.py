@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     web_bind: str = "127.0.0.1"
     config: Path | None = None
     max_message_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
+    reorder_buffer_max: Annotated[int, Field(ge=100)] = 200_000
+    watermark_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    idle_partition_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
     security: Security = Security()
 
     @field_validator("broker")

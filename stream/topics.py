@@ -59,20 +59,22 @@ def admin_client(settings: Settings, timeout_s: float = 15.0) -> KafkaAdminClien
         raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker}: {exc}") from exc
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create every topic of the plan that is missing; returns the names created."""
+def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create every topic of the plan that is missing; returns the input topics' partition counts."""
+    plan = topic_plan(settings)
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
-        wanted = [name for name in topic_plan(settings).all if name not in existing]
-        created = []
-        for name in wanted:
+        for name in plan.all:
+            if name in existing:
+                continue
+            topic = NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)
             try:
-                admin.create_topics([NewTopic(name, num_partitions=settings.partitions, replication_factor=settings.replication_factor)])
-                created.append(name)
+                admin.create_topics([topic])
             except TopicAlreadyExistsError:
                 pass
-        return created
+        described = admin.describe_topics(list(plan.inputs))
+        return {d["name"]: len(d["partitions"]) for d in described}
     except KafkaError as exc:
         raise BrokerUnavailable(f"cannot create topics on {settings.broker}: {exc}") from exc
     finally:

@@ -1,0 +1,247 @@
+"""The Faust application: topics, RocksDB tables and the three agents of the worker.
+
+Flow: ``ingest`` validates raw input (bad input -> dead-letter topic) and re-keys each event into
+per-account views; ``accounts`` applies them to the account's state and publishes alerts;
+observations of devices and phones go to ``identifiers``, whose cross-account hits come back to
+``accounts``. Agents only move bytes and call pure functions from ``detectors``.
+
+Output ordering matters for at-least-once: alerts are acknowledged by the broker before the state
+that remembers them is written, so a crash can repeat an alert but never lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+from faust.types import EventT
+
+from detectors import (
+    AccountMessage,
+    AccountState,
+    DetectorConfig,
+    IdentifierState,
+    apply_account,
+    apply_identifier,
+    decode_message,
+    encode_message,
+    route_event,
+)
+from schemas import ALERT_SCHEMA_VERSION, Alert
+from stream.dead_letters import DeadLetter, dead_letter
+from stream.decoding import RejectReason, Rejection, decode_event
+from stream.metrics import Metrics
+from stream.ordering import (
+    ReorderBuffer,
+    SourceProgress,
+    decode_watermark,
+    encode_watermark,
+    event_time_ms,
+    source_name,
+)
+from stream.settings import Settings
+from stream.topics import topic_plan
+
+log = logging.getLogger(__name__)
+
+ALERT_HEADERS = [("schema-version", ALERT_SCHEMA_VERSION.encode()), ("content-type", b"application/json")]
+
+
+def create_app(
+    settings: Settings, config: DetectorConfig, metrics: Metrics, input_partitions: dict[str, int]
+) -> faust.App:
+    """Build the worker's Faust app; nothing connects until the app starts.
+
+    ``input_partitions`` maps each input topic to its partition count: every account partition waits
+    for a watermark from each of those partitions before it applies views in event-time order.
+    """
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        broker_credentials=_credentials(settings),
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        processing_guarantee="at_least_once",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_host=settings.web_bind,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        producer_acks=-1,
+        producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
+        consumer_auto_offset_reset="earliest",
+    )
+    plan = topic_plan(settings)
+    inputs = app.topic(*plan.inputs, key_type=bytes, value_type=bytes, allow_empty=True)
+    accounts_topic = app.topic(plan.accounts, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+    identifiers_topic = app.topic(plan.identifiers, key_type=bytes, value_type=bytes, partitions=settings.partitions)
+    alerts_topic = app.topic(plan.alerts, key_type=bytes, value_type=bytes)
+    dlq_topic = app.topic(plan.dlq, key_type=bytes, value_type=bytes)
+
+    account_table = app.Table(
+        "account-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+    identifier_table = app.Table(
+        "identifier-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    )
+
+    async def send_dead_letter(letter: DeadLetter, reason: RejectReason) -> None:
+        await dlq_topic.send(key=letter.key, value=letter.value, headers=letter.headers)
+        metrics.dead_letters.labels(reason=reason.value).inc()
+
+    def letter_for(event: EventT, rejection: Rejection) -> DeadLetter:
+        message = event.message
+        return dead_letter(
+            key=message.key,
+            value=message.value,
+            reason=rejection.reason,
+            detail=rejection.detail,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+        )
+
+    progress = SourceProgress(idle_after_s=settings.idle_partition_s)
+    sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
+    buffers: dict[int, ReorderBuffer] = {}
+
+    @app.agent(inputs, name="ingest")
+    async def ingest(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            decoded = decode_event(event.value, settings.max_message_bytes)
+            if isinstance(decoded, Rejection):
+                await send_dead_letter(letter_for(event, decoded), decoded.reason)
+                continue
+            metrics.events.labels(topic=message.topic, type=decoded.type).inc()
+            for view in route_event(decoded, config):
+                await accounts_topic.send(key=view.key.encode(), value=encode_message(view))
+            progress.advance(
+                source_name(message.topic, message.partition), event_time_ms(decoded), message.offset, time.monotonic()
+            )
+
+    @app.timer(interval=settings.watermark_interval_s)
+    async def announce_watermarks() -> None:
+        """Tell every account partition how far each of this worker's input partitions has got."""
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.topic not in plan.inputs:
+                continue
+            source = source_name(tp.topic, tp.partition)
+            value = encode_watermark(source, progress.watermark(source, consumer.highwater(tp), time.monotonic()))
+            for partition in range(settings.partitions):
+                await accounts_topic.send(value=value, partition=partition)
+
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(app: faust.App, revoked: set, **_: object) -> None:
+        """Views held for a partition that moved away are redelivered to its new owner."""
+        for tp in revoked:
+            if tp.topic == plan.accounts:
+                buffers.pop(tp.partition, None)
+
+    @app.agent(accounts_topic, name="accounts")
+    async def accounts(stream: faust.StreamT) -> None:
+        stream.enable_acks = False  # held views are acknowledged once applied; a crash redelivers them
+        async for event in stream.events():
+            partition = event.message.partition
+            buffer = buffers.get(partition)
+            if buffer is None:
+                buffer = buffers[partition] = ReorderBuffer(sources, settings.reorder_buffer_max)
+            mark = decode_watermark(event.value)
+            if mark is None:
+                message = decode_message(event.value)
+                ready = buffer.push(message.time, (event, message))
+            else:
+                buffer.mark(*mark)
+                ready = buffer.release()
+                await stream.ack(event)
+            for held_event, message in ready:
+                await apply_to_account(held_event, message)
+                await stream.ack(held_event)
+            metrics.reorder_held.labels(partition=str(partition)).set(len(buffer))
+            metrics.reorder_forced.labels(partition=str(partition)).set(buffer.forced)
+
+    async def apply_to_account(event: EventT, message: AccountMessage) -> None:
+        key = event.key
+        stored = account_table.get(key)
+        with metrics.detector_seconds.time():
+            outcome = apply_account(AccountState.from_bytes(stored) if stored else None, message, config)
+        if outcome.late:
+            late = Rejection(RejectReason.LATE, "event is older than the allowed lateness for its account")
+            await send_dead_letter(letter_for(event, late), RejectReason.LATE)
+            return
+        for alert in outcome.alerts:
+            await publish_alert(alert)
+        for forward in outcome.forwards:
+            await identifiers_topic.send(key=f"{forward.kind}:{forward.key}".encode(), value=encode_message(forward))
+        account_table[key] = outcome.state.to_bytes()
+
+    async def publish_alert(alert: Alert) -> None:
+        """Publish and wait for the broker's acknowledgement before the state records the alert."""
+        pending = await alerts_topic.send(
+            key=alert.account_id.encode(), value=alert.model_dump_json().encode(), headers=ALERT_HEADERS
+        )
+        await pending
+        metrics.alerts.labels(typology=alert.typology.value, severity=alert.severity.value).inc()
+
+    @app.agent(identifiers_topic, name="identifiers")
+    async def identifiers(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            key = event.key
+            stored = identifier_table.get(key)
+            outcome = apply_identifier(
+                IdentifierState.from_bytes(stored) if stored else None, decode_message(event.value), config
+            )
+            for hit in outcome.hits:
+                await accounts_topic.send(key=hit.key.encode(), value=encode_message(hit))
+            identifier_table[key] = outcome.state.to_bytes()
+
+    _add_health_pages(app)
+    return app
+
+
+def is_ready(app: faust.App) -> bool:
+    """Ready once partitions are assigned, no rebalance is running and table recovery has finished."""
+    consumer = app.consumer
+    return (
+        not app.rebalancing
+        and not app.in_recovery
+        and app.tables.recovery.completed.is_set()
+        and bool(consumer.assignment())
+    )
+
+
+def _add_health_pages(app: faust.App) -> None:
+    @app.page("/livez")
+    async def livez(view, request):  # noqa: ANN001 - Faust passes the view and the request
+        return view.json({"status": "alive"})
+
+    @app.page("/readyz")
+    async def readyz(view, request):  # noqa: ANN001 - Faust passes the view and the request
+        ready = is_ready(app)
+        return view.json({"status": "ready" if ready else "not ready"}, status=200 if ready else 503)
+
+
+def _credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """SASL/SCRAM over TLS, TLS alone, or nothing, as the settings say."""
+    import ssl
+
+    sec = settings.security
+    protocol = sec.protocol.value
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(cafile=str(sec.cafile) if sec.cafile else None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=sec.username,
+        password=sec.resolved_password(),
+        mechanism=sec.sasl_mechanism,
+        ssl_context=context if protocol == "SASL_SSL" else None,
+    )

@@ -1,0 +1,75 @@
+"""``mulewatch worker``: the long-running Faust worker a bank runs in its cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_connection_flags(parser)
+    parser.add_argument("--data-dir", type=Path, help="RocksDB state directory, one per worker [MULEWATCH_DATA_DIR]")
+    parser.add_argument("--web-port", type=int, help="port of /metrics and health endpoints [MULEWATCH_WEB_PORT]")
+    parser.add_argument("--web-bind", help="address the web server binds [MULEWATCH_WEB_BIND]")
+    parser.add_argument("--partitions", type=int, help="partitions of the topics it creates [MULEWATCH_PARTITIONS]")
+    parser.add_argument("--config", type=Path, help="detector config file (TOML) [MULEWATCH_CONFIG]")
+    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def add_connection_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that talks to the broker. Secrets only come from the environment."""
+    parser.add_argument("--broker", help="broker URL, e.g. kafka://127.0.0.1:9092 [MULEWATCH_BROKER]")
+    parser.add_argument("--app-id", help="consumer group and internal topic prefix [MULEWATCH_APP_ID]")
+
+
+def settings_from_args(args: argparse.Namespace):
+    from stream.settings import load_settings
+
+    names = ("broker", "app_id", "data_dir", "web_port", "web_bind", "partitions", "config")
+    return load_settings(**{name: getattr(args, name, None) for name in names})
+
+
+def run(args: argparse.Namespace) -> int:
+    from detectors import load_config
+    from stream.topics import BrokerUnavailable, ensure_topics
+
+    try:
+        settings = settings_from_args(args)
+        config = load_config(settings.config)
+    except (ValidationError, ValueError, OSError) as exc:
+        print(f"mulewatch worker: invalid configuration: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    try:
+        input_partitions = ensure_topics(settings)
+    except BrokerUnavailable as exc:
+        print(f"mulewatch worker: {exc}", file=sys.stderr)
+        return 3
+    return _run_worker(settings, config, input_partitions, args.loglevel)
+
+
+def _run_worker(settings, config, input_partitions: dict[str, int], loglevel: str) -> int:
+    import faust
+    from faust.sensors.prometheus import setup_prometheus_sensors
+
+    from stream.app import create_app
+    from stream.metrics import Metrics
+
+    metrics = Metrics()
+    app = create_app(settings, config, metrics, input_partitions)
+    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix="mulewatch_faust")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+    return " ".join(str(exc).split())

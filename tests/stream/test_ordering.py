@@ -1,0 +1,77 @@
+"""Watermarks and the reorder buffer: views come out in event-time order once every input passed them."""
+
+from __future__ import annotations
+
+from stream.ordering import (
+    CAUGHT_UP,
+    ReorderBuffer,
+    SourceProgress,
+    decode_watermark,
+    encode_watermark,
+)
+
+
+def test_watermark_message_round_trips_and_is_told_apart_from_views():
+    assert decode_watermark(encode_watermark("payments:3", 1_700_000_000_000)) == ("payments:3", 1_700_000_000_000)
+    assert decode_watermark(encode_watermark("payments:3", CAUGHT_UP)) == ("payments:3", None)
+    assert decode_watermark(b'["P","A1","e1",1]') is None
+
+
+def test_nothing_is_released_until_every_input_partition_reported():
+    buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
+    buffer.push(10, "a")
+    buffer.mark("p:0", 50)
+    assert buffer.release() == []
+    buffer.mark("p:1", 20)
+    assert buffer.release() == ["a"]
+
+
+def test_release_is_in_event_time_order_up_to_the_slowest_partition():
+    buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
+    for time_ms, item in [(30, "c"), (10, "a"), (40, "d"), (20, "b")]:
+        buffer.push(time_ms, item)
+    buffer.mark("p:0", 100)
+    buffer.mark("p:1", 30)
+    assert buffer.release() == ["a", "b", "c"]
+    assert len(buffer) == 1
+    buffer.mark("p:1", CAUGHT_UP)
+    assert buffer.release() == ["d"]
+
+
+def test_equal_times_keep_arrival_order():
+    buffer = ReorderBuffer(frozenset({"p:0"}), max_items=100)
+    for item in "xyz":
+        buffer.push(5, item)
+    buffer.mark("p:0", 5)
+    assert buffer.release() == ["x", "y", "z"]
+
+
+def test_full_buffer_forces_out_the_oldest_and_counts_them():
+    buffer = ReorderBuffer(frozenset({"p:0"}), max_items=2)
+    assert buffer.push(3, "c") == []
+    assert buffer.push(1, "a") == []
+    assert buffer.push(2, "b") == ["a"]
+    assert buffer.forced == 1
+    assert len(buffer) == 2
+
+
+def test_source_is_caught_up_only_when_read_to_the_end_and_quiet():
+    progress = SourceProgress(idle_after_s=2.0)
+    progress.advance("p:0", 1000, offset=9, now=100.0)
+    assert progress.watermark("p:0", highwater=10, now=101.0) == 1000  # at the end, but just active
+    assert progress.watermark("p:0", highwater=10, now=102.5) is CAUGHT_UP
+    assert progress.watermark("p:0", highwater=20, now=200.0) == 1000  # more to read
+    assert progress.watermark("p:0", highwater=None, now=200.0) == 1000  # end not known yet
+
+
+def test_empty_partition_stops_holding_back_after_the_quiet_spell():
+    progress = SourceProgress(idle_after_s=2.0)
+    assert progress.watermark("p:1", highwater=0, now=50.0) == 0
+    assert progress.watermark("p:1", highwater=0, now=52.0) is CAUGHT_UP
+
+
+def test_source_time_never_goes_back():
+    progress = SourceProgress(idle_after_s=2.0)
+    progress.advance("p:0", 1000, offset=1, now=1.0)
+    progress.advance("p:0", 900, offset=2, now=1.1)
+    assert progress.watermark("p:0", highwater=100, now=1.2) == 1000
