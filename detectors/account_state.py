@@ -31,6 +31,7 @@ H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE = range(5)
 # Counterparty flags
 SENDER, BENEFICIARY = 1, 2
 DAYS_PER_PERIOD = 30  # "monthly" buckets are 30-day periods of event time
+SWEEP_DAYS = 7
 
 Hit = tuple[int, str, int, str, tuple[str, ...]]
 
@@ -103,9 +104,9 @@ class AccountState:
         _age_sorted(self.accesses, time - runtime.keep_accesses)
         _age_sorted(self.beneficiaries, time - runtime.keep_beneficiaries)
         if time // MS_PER_DAY != old_day:
-            self._age_daily(time, runtime)
+            self._age_daily(time, old_day, runtime)
 
-    def _age_daily(self, time: int, runtime: Runtime) -> None:
+    def _age_daily(self, time: int, old_day: int, runtime: Runtime) -> None:
         day = time // MS_PER_DAY
         first_day = day - runtime.keep_days
         if self.active_days and self.active_days[0] < first_day:
@@ -116,17 +117,20 @@ class AccountState:
         first_period = day // DAYS_PER_PERIOD - runtime.keep_periods
         for period in [p for p in self.months if p < first_period]:
             del self.months[period]
-        forget = time - runtime.keep_counterparties
-        for key in [k for k, v in self.counterparties.items() if v[1] < forget]:
-            del self.counterparties[key]
-        for device in [d for d, v in self.devices.items() if v[1] < forget]:
-            del self.devices[device]
-        hit_horizon = time - runtime.keep_hits
-        for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < hit_horizon]:
-            del self.hits[hit_id]
-        bucket_horizon = time - runtime.keep_hits
-        for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < bucket_horizon]:
-            del self.emitted[key]
+        if day // SWEEP_DAYS != old_day // SWEEP_DAYS:
+            # Counterparties and devices are remembered for months: sweeping them weekly instead of
+            # daily (memory = configured days + up to a week) keeps the per-day cost low.
+            forget = time - runtime.keep_counterparties
+            for key in [k for k, v in self.counterparties.items() if v[1] < forget]:
+                del self.counterparties[key]
+            for device in [d for d, v in self.devices.items() if v[1] < forget]:
+                del self.devices[device]
+        if self.hits:
+            horizon = time - runtime.keep_hits
+            for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < horizon]:
+                del self.hits[hit_id]
+            for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
+                del self.emitted[key]
 
     # ---- applying events -------------------------------------------------------------------
 

@@ -26,6 +26,9 @@ def route_event(event: InputEvent, config: DetectorConfig) -> list[AccountMessag
     """One message per own account concerned; payments with an uncounted status yield none."""
     if type(event) is Payment:
         return _route_payment(event, config)
+    fields = event.__dict__  # plain dict access: getattr with a default is slow on pydantic models
+    bank = fields.get("beneficiary_bank_id")
+    beneficiary = fields.get("beneficiary_account_id")
     return [
         AccountChangeView(
             event.account_id,
@@ -33,19 +36,14 @@ def route_event(event: InputEvent, config: DetectorConfig) -> list[AccountMessag
             to_ms(event.event_time),
             event.type,
             event.customer_id,
-            getattr(event, "kyc_country", None) or getattr(event, "country", None),
-            getattr(event, "device_id", None),
-            getattr(event, "phone_id", None),
-            getattr(event, "success", None),
-            getattr(event, "registered_to_holder", None),
-            _beneficiary(event),
+            fields.get("kyc_country") or fields.get("country"),
+            fields.get("device_id"),
+            fields.get("phone_id"),
+            fields.get("success"),
+            fields.get("registered_to_holder"),
+            None if beneficiary is None else counterparty_key(beneficiary, bank),
         )
     ]
-
-
-def _beneficiary(event: InputEvent) -> str | None:
-    account_id = getattr(event, "beneficiary_account_id", None)
-    return None if account_id is None else counterparty_key(account_id, event.beneficiary_bank_id)
 
 
 def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessage]:

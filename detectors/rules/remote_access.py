@@ -18,11 +18,11 @@ class RemoteAccessConfig(RuleConfig):
 
 class RemoteAccess(Rule):
     """Fires on an outflow when, within the window before it, the account was accessed (login or
-    payment session) from a country other than its KYC country, or two consecutive accesses imply
+    payment session) from a country other than its KYC country, or two accesses imply
     travel faster than an airliner, and outflows since that access reach the floor.
 
-    Consecutive pairs are safe under reordering: inserting an access between two others never
-    lowers the fastest implied speed (triangle inequality). Silent without countries."""
+    Every pair of accesses in the window is checked, not only consecutive ones, so that a
+    reordered access can only add suspicious accesses. Silent without countries."""
 
     rule_id = "remote_access"
     config_model = RemoteAccessConfig
@@ -47,15 +47,16 @@ class RemoteAccess(Rule):
         if home is not None:
             flagged = [a for a in recent if a[2] != home]
         travel = None
-        for before, after in zip(recent, recent[1:]):
-            distance = min_distance_km(before[2], after[2])
-            if not distance:
-                continue
-            elapsed_h = max(after[0] - before[0], 1) / MS_PER_HOUR
-            if distance / elapsed_h > self.max_speed:
-                travel = (before, after, distance, elapsed_h)
-                flagged.append(before)
-                break
+        for i, before in enumerate(recent):
+            for after in recent[i + 1 :]:
+                distance = min_distance_km(before[2], after[2])
+                if not distance:
+                    continue
+                elapsed_h = max(after[0] - before[0], 1) / MS_PER_HOUR
+                if distance / elapsed_h > self.max_speed:
+                    flagged += (before, after)
+                    if travel is None:
+                        travel = (before, after, distance, elapsed_h)
         if not flagged:
             return None
         since = min(flagged)
