@@ -26,7 +26,7 @@ TIME, EVENT_ID, ACCOUNT, CUSTOMER = range(4)
 class IdentifierState:
     """Recent uses of one device or phone, bounded by the rule's window and caps."""
 
-    __slots__ = ("kind", "key", "watermark", "entries", "customers")
+    __slots__ = ("kind", "key", "watermark", "entries", "customers", "per_account")
 
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind
@@ -34,14 +34,21 @@ class IdentifierState:
         self.watermark = 0
         self.entries: list[tuple[int, str, str, str]] = []
         self.customers: dict[str, int] = {}  # derived: uses per customer among the entries
+        self.per_account: dict[str, int] = {}  # derived: uses per account among the entries
+
+    def _add(self, index: int, entry: tuple) -> None:
+        self.entries.insert(index, entry)
+        self.customers[entry[CUSTOMER]] = self.customers.get(entry[CUSTOMER], 0) + 1
+        self.per_account[entry[ACCOUNT]] = self.per_account.get(entry[ACCOUNT], 0) + 1
 
     def _drop(self, index: int) -> None:
-        customer = self.entries.pop(index)[CUSTOMER]
-        left = self.customers[customer] - 1
-        if left:
-            self.customers[customer] = left
-        else:
-            del self.customers[customer]
+        entry = self.entries.pop(index)
+        for counts, key in ((self.customers, entry[CUSTOMER]), (self.per_account, entry[ACCOUNT])):
+            left = counts[key] - 1
+            if left:
+                counts[key] = left
+            else:
+                del counts[key]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps([FORMAT, self.kind, self.key, self.watermark, self.entries])
@@ -53,9 +60,8 @@ class IdentifierState:
             raise ValueError(f"identifier state format {fmt} is not {FORMAT}")
         state = cls(kind, key)
         state.watermark = watermark
-        state.entries = [tuple(e) for e in entries]
-        for entry in state.entries:
-            state.customers[entry[CUSTOMER]] = state.customers.get(entry[CUSTOMER], 0) + 1
+        for entry in entries:
+            state._add(len(state.entries), tuple(entry))
         return state
 
 
@@ -77,8 +83,7 @@ def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, conf
     at = bisect_left(entries, entry)
     if (at < len(entries) and entries[at] == entry) or msg.time < state.watermark - rule.window:
         return IdentifierOutcome(state, [])
-    entries.insert(at, entry)
-    state.customers[msg.customer_id] = state.customers.get(msg.customer_id, 0) + 1
+    state._add(at, entry)
     if msg.time > state.watermark:
         state.watermark = msg.time
     _enforce_bounds(state, rule, msg.account_id)
@@ -92,9 +97,8 @@ def _enforce_bounds(state: IdentifierState, rule, account_id: str) -> None:
     horizon = state.watermark - rule.window
     while entries and entries[0][TIME] < horizon:
         state._drop(0)
-    mine = [i for i, e in enumerate(entries) if e[ACCOUNT] == account_id]
-    if len(mine) > rule.max_per_account:
-        state._drop(mine[0])
+    if state.per_account.get(account_id, 0) > rule.max_per_account:
+        state._drop(next(i for i, e in enumerate(entries) if e[ACCOUNT] == account_id))
     if len(entries) > rule.max_entries:
         state._drop(0)
 

@@ -42,13 +42,18 @@ class RemoteAccess(Rule):
         recent = [a for a in accesses if now - self.window <= a[0] <= now]
         if not recent:
             return None
-        flagged = []
         home = state.kyc_country
+        countries = {a[2] for a in recent}
+        if len(countries) == 1 and home in (None, *countries):
+            return None  # one country, the home one (or home unknown): nothing remote, no travel
+        flagged = []
         if home is not None:
             flagged = [a for a in recent if a[2] != home]
         travel = None
         for i, before in enumerate(recent):
             for after in recent[i + 1 :]:
+                if after[2] == before[2]:
+                    continue
                 distance = min_distance_km(before[2], after[2])
                 if not distance:
                     continue

@@ -106,6 +106,7 @@ def test_account_state_round_trips(config):
         data = state.to_bytes()
         copy = IdentifierState.from_bytes(data)
         assert copy.to_bytes() == data and copy.customers == state.customers
+        assert copy.per_account == state.per_account
 
 
 def test_serializing_between_every_message_changes_nothing(config):
