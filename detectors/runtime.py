@@ -18,8 +18,6 @@ from detectors.typologies import Typologies
 if TYPE_CHECKING:
     from detectors.config import DetectorConfig
 
-PERIOD_DAYS = 30
-
 
 class Runtime:
     def __init__(self, config: DetectorConfig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from detectors.account_state import AMOUNT, DAYS_PER_PERIOD, EVENT_ID, OUTGOING, TIME, AccountState
-from detectors.config_types import Count, Days, Money, RuleConfig
+from detectors.config_types import Count, Money, RuleConfig
 from detectors.eventtime import MS_PER_DAY
 from detectors.money import Money as Converter
 from detectors.rules.base import NORMAL, Finding, Rule

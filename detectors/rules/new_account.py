@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.account_state import AMOUNT, EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.account_state import EVENT_ID, TIME, AccountState
 from detectors.config_types import Count, Days, Money, RuleConfig
 from detectors.eventtime import MS_PER_DAY, days, describe_duration
 from detectors.money import Money as Converter

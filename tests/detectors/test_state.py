@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detector_events import at, login, opened, pay, pay_in, pay_out
+from detector_events import at, opened, pay_in, pay_out
 from scenarios import collection_mule, ordinary_history
 from test_typologies import farm_events
 
