@@ -74,6 +74,7 @@ def create_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
         producer_acks=-1,
+        producer_linger=0.005,
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_auto_offset_reset="earliest",
     )

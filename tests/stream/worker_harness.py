@@ -21,7 +21,8 @@ import orjson
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
 
 MULEWATCH = str(Path(sys.executable).with_name("mulewatch"))
 
@@ -36,6 +37,7 @@ def free_port() -> int:
 class WorkerProcess:
     process: subprocess.Popen
     log_path: Path
+    web_port: int
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -85,16 +87,28 @@ class Deployment:
     def start_worker(self, index: int | None = None) -> WorkerProcess:
         index = len(self.workers) if index is None else index
         log_path = self.tmp / f"worker-{index}-{len(self.workers)}.log"
+        web_port = free_port()
         env = {
             **self.env,
             "MULEWATCH_DATA_DIR": str(self.tmp / f"data-{index}"),
-            "MULEWATCH_WEB_PORT": str(free_port()),
+            "MULEWATCH_WEB_PORT": str(web_port),
         }
         with open(log_path, "wb") as log:
             process = subprocess.Popen([MULEWATCH, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        worker = WorkerProcess(process, log_path)
+        worker = WorkerProcess(process, log_path, web_port)
         self.workers.append(worker)
         return worker
+
+    def create_topics(self) -> None:
+        """Create the input and output topics with the deployment's partition count, as the worker would."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        try:
+            admin.create_topics(
+                [NewTopic(self.topic(kind), num_partitions=self.partitions, replication_factor=1)
+                 for kind in ("payments", "account_events", "alerts", "dlq")]
+            )
+        finally:
+            admin.close()
 
     def stop_all(self) -> None:
         for worker in self.workers:
