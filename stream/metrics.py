@@ -1,19 +1,37 @@
 """The worker's Prometheus metrics, in a registry of the app's own.
 
-Labels carry only bounded, non-personal values (topic, event type, reason, typology, severity):
-never an account, customer, phone or device id.
+Labels carry only bounded, non-personal values (topic, partition, event type, reason, typology,
+severity, table): never an account, customer, phone or device id.
+
+Agents call these objects in one line each; the few metrics that need a look at the consumer or the
+tables are refreshed by :meth:`Metrics.sample`, which a timer of the app calls.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas import Severity, Typology
+from stream.decoding import RejectReason
+
+log = logging.getLogger(__name__)
+
+#: Seconds from an account view's send by ``ingest`` to the broker's acknowledgement of its alert.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    #: Event time (epoch seconds) of the last valid event ``ingest`` consumed; NaN until the first.
+    last_event_time_s: float = math.nan
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -21,10 +39,48 @@ class Metrics:
             "mulewatch_events_consumed_total", "Valid input events consumed", ["topic", "type"], registry=r
         )
         self.dead_letters = Counter(
-            "mulewatch_dead_letters_total", "Messages sent to the dead-letter topic", ["reason"], registry=r
+            "mulewatch_dead_letters_total",
+            "Messages sent to the dead-letter topic (invalid or late input), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.late_events = Counter(
+            "mulewatch_late_events_total",
+            "Events older than their account's allowed lateness: not applied, dead-lettered",
+            registry=r,
         )
         self.alerts = Counter(
             "mulewatch_alerts_published_total", "Alert versions published", ["typology", "severity"], registry=r
+        )
+        self.processing_latency = Histogram(
+            "mulewatch_processing_latency_seconds",
+            "Per published alert: seconds from the ingest agent's send of the account view that raised it"
+            " (the Kafka timestamp of the repartition message) to the broker's acknowledgement of the alert",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.last_event_time = Gauge(
+            "mulewatch_last_event_timestamp_seconds",
+            "Event time of the last valid event this worker ingested (Unix seconds)",
+            registry=r,
+        )
+        self.event_time_lag = Gauge(
+            "mulewatch_event_time_lag_seconds",
+            "Wall clock now minus the event time of the last valid event this worker ingested (NaN before one)",
+            registry=r,
+        )
+        self.event_time_lag.set_function(lambda: time.time() - self.last_event_time_s)
+        self.state_keys = Gauge(
+            "mulewatch_state_keys",
+            "Keys held in a state table on this worker's active partitions (RocksDB estimate)",
+            ["table"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "mulewatch_consumer_lag_messages",
+            "Messages not yet read by this worker: partition high watermark minus the next offset to read",
+            ["topic", "partition"],
+            registry=r,
         )
         self.reorder_held = Gauge(
             "mulewatch_reorder_buffer_events",
@@ -44,3 +100,73 @@ class Metrics:
             buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025),
             registry=r,
         )
+        # Every bounded label value starts at zero, so rates and absent() work before the first hit.
+        for reason in RejectReason:
+            self.dead_letters.labels(reason=reason.value)
+        for typology in Typology:
+            for severity in Severity:
+                self.alerts.labels(typology=typology.value, severity=severity.value)
+        self._lag_labels: set[tuple[str, str]] = set()
+
+    # ---- one-line hooks for the agents ------------------------------------------------------
+
+    def event_ingested(self, event_time_ms: int) -> None:
+        """Record the event time of a valid event ``ingest`` consumed (drives the event-time lag)."""
+        self.last_event_time_s = event_time_ms / 1000.0
+        self.last_event_time.set(self.last_event_time_s)
+
+    def alert_published(self, sent_at_s: float | None) -> None:
+        """Observe the latency of an alert whose triggering repartition message has timestamp ``sent_at_s``."""
+        if sent_at_s:
+            self.processing_latency.observe(max(0.0, time.time() - sent_at_s))
+
+    # ---- periodic sampling -------------------------------------------------------------------
+
+    def sample(self, consumer: Any, topics: Iterable[str], tables: Mapping[str, Any]) -> None:
+        """Refresh consumer lag (for ``topics`` only) and table sizes; never raises."""
+        try:
+            self._sample_consumer_lag(consumer, frozenset(topics))
+        except Exception:  # noqa: BLE001 - metrics must never stop the worker
+            log.debug("consumer lag sample failed", exc_info=True)
+        for name, table in tables.items():
+            try:
+                self.state_keys.labels(table=name).set(estimate_keys(table))
+            except Exception:  # noqa: BLE001
+                log.debug("state size sample of %s failed", name, exc_info=True)
+
+    def _sample_consumer_lag(self, consumer: Any, topics: frozenset[str]) -> None:
+        """Lag per assigned partition the worker has read from; revoked partitions drop out.
+
+        Uses Faust's record of the last offset handed to an agent (``_read_offset``): a partition
+        not read since the worker started has no known position and is not reported.
+        """
+        read_offsets = getattr(consumer, "_read_offset", {})
+        seen: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
+            if tp.topic not in topics:
+                continue
+            read = read_offsets.get(tp)
+            highwater = consumer.highwater(tp)
+            if read is None or highwater is None:
+                continue
+            labels = (tp.topic, str(tp.partition))
+            self.consumer_lag.labels(*labels).set(max(0, highwater - (read + 1)))
+            seen.add(labels)
+        for labels in self._lag_labels - seen:
+            self.consumer_lag.remove(*labels)
+        self._lag_labels = seen
+
+
+def estimate_keys(table: Any) -> int:
+    """Keys of a Faust table on this worker's active partitions, without scanning RocksDB."""
+    store = table.data
+    active_dbs = getattr(store, "_dbs_for_actives", None)
+    if active_dbs is None:  # memory store: its length is cheap
+        return len(table)
+    total = 0
+    for db in active_dbs():
+        if hasattr(db, "property_int_value"):  # rocksdict
+            total += db.property_int_value("rocksdb.estimate-num-keys") or 0
+        else:  # python-rocksdb
+            total += int(db.get_property(b"rocksdb.estimate-num-keys") or 0)
+    return total
