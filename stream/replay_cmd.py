@@ -125,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001
             print(f"replay: bad settings: {exc}", file=sys.stderr)
             return 1
+        from stream.topics import BrokerUnavailable, check_connection
+
+        try:
+            check_connection(settings)  # a refused certificate or password fails now, on one line
+        except BrokerUnavailable as exc:
+            print(f"replay: {exc}", file=sys.stderr)
+            return 1
     if args.to_kafka or args.republish:
         producer = _producer(settings)
         if producer is None:

@@ -7,10 +7,12 @@ Faust does not prefix repartition topics with the app id, so the names are spell
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import warnings
 from dataclasses import dataclass
 
-from stream.settings import Settings, kafka_python_security
+from stream.settings import SecurityProtocol, Settings, kafka_python_security
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -46,6 +48,71 @@ def topic_plan(settings: Settings) -> TopicPlan:
     )
 
 
+def check_connection(settings: Settings, timeout_s: float = 15.0) -> None:
+    """Fail fast, on one line, when a secured broker refuses our certificate trust or credentials.
+
+    kafka-python retries a failed TLS handshake or SASL login until its bootstrap timeout and then
+    only says "Unable to bootstrap"; one direct aiokafka connection (the worker's own client) to each
+    bootstrap server tells the reason at once. PLAINTEXT needs no check: the admin client's error is
+    already clear. The password is never part of a message.
+    """
+    sec = settings.security
+    if sec.protocol is SecurityProtocol.PLAINTEXT:
+        return
+    try:
+        password = sec.resolved_password()
+    except OSError as exc:
+        raise BrokerUnavailable(f"cannot read the SASL password file: {exc.strerror}: {exc.filename}") from exc
+    for server in settings.bootstrap_servers:
+        host, _, port = server.rpartition(":")
+        try:
+            asyncio.run(_connect_once(settings, host, int(port), password, timeout_s))
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerUnavailable(
+                f"TLS: the certificate of {server} is not trusted with cafile {sec.cafile or '(system CAs)'}: "
+                f"{exc.verify_message}"
+            ) from None
+        except ssl.SSLError as exc:
+            raise BrokerUnavailable(f"TLS handshake with {server} failed: {exc.reason or exc}") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise BrokerUnavailable(f"cannot reach Kafka at {server}: no answer within {timeout_s:.0f}s") from None
+        except OSError as exc:
+            why = exc.strerror or str(exc) or f"{type(exc).__name__} (is this a {sec.protocol.value} listener?)"
+            raise BrokerUnavailable(f"cannot reach Kafka at {server}: {why}") from None
+        except Exception as exc:  # noqa: BLE001 - aiokafka's errors; the class name says which
+            name = type(exc).__name__
+            if "Sasl" in name or "Authentication" in name:
+                raise BrokerUnavailable(
+                    f"SASL {sec.sasl_mechanism} authentication as {sec.username!r} failed at {server}: "
+                    "check the username and password"
+                ) from None
+            raise BrokerUnavailable(f"cannot connect to Kafka at {server}: {name}: {exc}") from None
+
+
+async def _connect_once(settings: Settings, host: str, port: int, password: str | None, timeout_s: float) -> None:
+    from aiokafka.conn import create_conn
+
+    sec = settings.security
+    tls = sec.protocol in (SecurityProtocol.SSL, SecurityProtocol.SASL_SSL)
+    sasl = sec.protocol in (SecurityProtocol.SASL_PLAINTEXT, SecurityProtocol.SASL_SSL)
+    context = ssl.create_default_context(cafile=str(sec.cafile) if sec.cafile else None) if tls else None
+    conn = await asyncio.wait_for(
+        create_conn(
+            host,
+            port,
+            client_id=f"{settings.app_id}-check",
+            request_timeout_ms=int(timeout_s * 1000),
+            ssl_context=context,
+            security_protocol=sec.protocol.value,
+            sasl_mechanism=sec.sasl_mechanism if sasl else None,
+            sasl_plain_username=sec.username if sasl else None,
+            sasl_plain_password=password if sasl else None,
+        ),
+        timeout_s,
+    )
+    conn.close()
+
+
 def admin_client(settings: Settings, timeout_s: float = 15.0) -> KafkaAdminClient:
     """A kafka-python admin client, or BrokerUnavailable with a clear one-line reason."""
     try:
@@ -62,6 +129,7 @@ def admin_client(settings: Settings, timeout_s: float = 15.0) -> KafkaAdminClien
 def ensure_topics(settings: Settings) -> dict[str, int]:
     """Create every topic of the plan that is missing; returns the input topics' partition counts."""
     plan = topic_plan(settings)
+    check_connection(settings)
     admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())

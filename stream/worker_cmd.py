@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         config = load_config(settings.config)
+        settings.security.resolved_password()  # an unreadable password file is a configuration error
     except (ValidationError, ValueError, OSError) as exc:
         print(f"mulewatch worker: invalid configuration: {_one_line(exc)}", file=sys.stderr)
         return 2
