@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 
-# Ledger entry: (time, event_id, outgoing, amount_minor, counterparty)
-TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY = range(5)
+# Ledger entry: (time, event_id, outgoing, amount_minor, counterparty, sale). ``sale``: a card
+# purchase or sale (money.sale_methods): trade with a merchant, not a transfer between people.
+TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
 # Hit record (value of ``hits``): (time, rule_id, level, reason, evidence_event_ids)
 H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE = range(5)
 # Counterparty flags
@@ -162,7 +163,8 @@ class AccountState:
             bucket[0] += whole
             period = day // DAYS_PER_PERIOD
             self.months[period] = self.months.get(period, 0) + whole
-        entry = (time, view.event_id, view.outgoing, amount, view.counterparty)
+        sale = view.method in runtime.sale_methods
+        entry = (time, view.event_id, view.outgoing, amount, view.counterparty, sale)
         ledger, times = self.ledger, self.ledger_times
         if not ledger or entry > ledger[-1]:
             ledger.append(entry)
@@ -174,6 +176,8 @@ class AccountState:
         if len(ledger) > runtime.max_ledger:
             del ledger[0]
             del times[0]
+        if sale:
+            return  # a shop's customers and a customer's shops are not senders or beneficiaries
         self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
 
     def add_change(self, view: AccountChangeView, runtime: Runtime) -> None:

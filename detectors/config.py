@@ -32,6 +32,7 @@ from detectors.rules import (
     NewBeneficiaryPaidConfig,
     PassThroughConfig,
     RemoteAccessConfig,
+    RepeatedPassThroughConfig,
     SharedIdentifierConfig,
     SimilarAmountsConfig,
     VolumeSpikeConfig,
@@ -86,6 +87,7 @@ class RulesConfig(StrictModel):
     fan_in: FanInConfig
     fan_out: FanOutConfig
     gather_scatter: GatherScatterConfig
+    repeated_pass_through: RepeatedPassThroughConfig
     dormant_reactivation: DormantReactivationConfig
     new_account_heavy_use: NewAccountHeavyUseConfig
     control_change_outflow: ControlChangeOutflowConfig

@@ -106,9 +106,10 @@ def _evaluate_from(state: AccountState, time: int, runtime) -> None:
             level, reason, evidence = finding
             hit = (anchor[TIME], rule_id, level, reason, evidence)
             hit_id = short_id(rule_id, anchor[EVENT_ID])
-            if state.put_hit(hit_id, hit, runtime) and runtime.gather_scatter is not None:
-                for derived_id, derived in runtime.gather_scatter.derive(state, hit):
-                    state.put_hit(derived_id, derived, runtime)
+            if state.put_hit(hit_id, hit, runtime):
+                for deriver in runtime.derivers:
+                    for derived_id, derived in deriver.derive(state, hit):
+                        state.put_hit(derived_id, derived, runtime)
 
 
 @dataclass(slots=True)

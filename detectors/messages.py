@@ -37,6 +37,7 @@ class PaymentView(AccountMessage):
     customer_id: str | None  # this account's customer, when the feed names it
     device_id: str | None  # session device (outgoing side only)
     country: str | None  # session country (outgoing side only)
+    method: str = "transfer"  # the payment method (schemas.Method value): card, transfer, cash_out, ...
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from detectors.config_types import StrictModel
 from schemas import PaymentStatus
+from schemas.events import Method
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 MINOR_PER_MAJOR = 100
@@ -27,6 +28,10 @@ class MoneyConfig(StrictModel):
     #: here carry amount 0: money rules ignore them, counterparty and device rules still see them.
     rates: dict[CurrencyCode, Annotated[float, Field(gt=0, le=1e6)]]
     counted_statuses: Annotated[list[PaymentStatus], Field(min_length=1)]
+    #: Methods that are trade with a merchant (a card purchase, a shop's card takings), not money
+    #: passed between people: fan-in/out, pass-through and similar amounts leave them out, and their
+    #: counterparties are not remembered as senders or beneficiaries. Volume and control rules see them.
+    sale_methods: list[Method]
 
     @model_validator(mode="after")
     def _reference_has_rate_one(self) -> MoneyConfig:

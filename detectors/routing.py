@@ -66,7 +66,7 @@ def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessag
             PaymentView(
                 debtor.account_id, event.event_id, time, True, amount, event.currency,
                 counterparty_key(creditor.account_id, creditor.bank_id), creditor.customer_id, own,
-                debtor.customer_id, event.device_id, event.session_country,
+                debtor.customer_id, event.device_id, event.session_country, event.method.value,
             )
         )
     if creditor_own and not self_transfer:
@@ -74,7 +74,7 @@ def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessag
             PaymentView(
                 creditor.account_id, event.event_id, time, False, amount, event.currency,
                 counterparty_key(debtor.account_id, debtor.bank_id), debtor.customer_id, own,
-                creditor.customer_id, None, None,
+                creditor.customer_id, None, None, event.method.value,
             )
         )
     return views

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from detectors.eventtime import MS_PER_DAY, days, hours
 from detectors.money import Money
-from detectors.rules import IDENTIFIER_RULES, PAYMENT_RULES, GatherScatter
+from detectors.rules import IDENTIFIER_RULES, PAYMENT_RULES, GatherScatter, RepeatedPassThrough
 from detectors.scoring import Scoring
 from detectors.typologies import Typologies
 
@@ -24,6 +24,7 @@ class Runtime:
         limits = config.limits
         self.money = Money(config.money)
         self.counted_statuses = frozenset(config.money.counted_statuses)
+        self.sale_methods = frozenset(m.value for m in config.money.sale_methods)
         self.lateness = round(config.engine.lateness_seconds * 1000)
         self.keep_ids = round(config.engine.remember_ids_seconds * 1000)
         self.max_seen_ids = limits.max_seen_ids
@@ -44,6 +45,10 @@ class Runtime:
         self.inflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_inflow]
         self.outflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_outflow]
         self.gather_scatter = GatherScatter(rules.gather_scatter, self) if rules.gather_scatter.enabled else None
+        repeated = rules.repeated_pass_through
+        self.repeated_pass_through = RepeatedPassThrough(repeated, self) if repeated.enabled and rules.pass_through.enabled else None
+        #: Rules built from other hits: each derives its hits from a hit just stored.
+        self.derivers = [d for d in (self.gather_scatter, self.repeated_pass_through) if d is not None]
         self.identifier_rules = {
             cls.kind: cls(getattr(rules, cls.rule_id), self)
             for cls in IDENTIFIER_RULES
@@ -58,7 +63,7 @@ class Runtime:
         self.typologies = Typologies(config.typologies, self)
         self.scoring = Scoring(config.severity, config.version, self)
         self.cooldowns = self.typologies.cooldowns
-        self.keep_hits = self.typologies.max_window + self.lateness
+        self.keep_hits = max(self.typologies.max_window, days(repeated.window_days) if repeated.enabled else 0) + self.lateness
         # The ledger also serves the exact "today so far" part of flows() for hits up to a day old.
         self.keep_ledger = max([2 * MS_PER_DAY, *(r.ledger_needed for r in self.rules)]) + self.lateness
         self.keep_days = max([self.typologies.max_window // MS_PER_DAY + 2, *(r.days_needed for r in self.rules)])

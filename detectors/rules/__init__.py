@@ -8,6 +8,7 @@ from detectors.rules.gather_scatter import GatherScatter, GatherScatterConfig
 from detectors.rules.new_account import NewAccountHeavyUse, NewAccountHeavyUseConfig
 from detectors.rules.new_beneficiary import NewBeneficiaryPaid, NewBeneficiaryPaidConfig
 from detectors.rules.pass_through import PassThrough, PassThroughConfig
+from detectors.rules.repeated import RepeatedPassThrough, RepeatedPassThroughConfig
 from detectors.rules.remote_access import RemoteAccess, RemoteAccessConfig
 from detectors.rules.shared_identifier import SharedDevice, SharedIdentifierConfig, SharedPhone
 from detectors.rules.similar_amounts import SimilarAmounts, SimilarAmountsConfig
@@ -30,6 +31,7 @@ IDENTIFIER_RULES = (SharedDevice, SharedPhone)
 RULE_IDS: tuple[str, ...] = (
     *(r.rule_id for r in PAYMENT_RULES),
     GatherScatter.rule_id,
+    RepeatedPassThrough.rule_id,
     *(r.rule_id for r in IDENTIFIER_RULES),
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "HIGH", "NORMAL", "Finding", "Rule", "PAYMENT_RULES", "IDENTIFIER_RULES", "RULE_IDS",
     "ControlChangeOutflow", "ControlChangeOutflowConfig", "DormantReactivation", "DormantReactivationConfig",
     "FanIn", "FanInConfig", "FanOut", "FanOutConfig", "GatherScatter", "GatherScatterConfig",
+    "RepeatedPassThrough", "RepeatedPassThroughConfig",
     "NewAccountHeavyUse", "NewAccountHeavyUseConfig", "NewBeneficiaryPaid", "NewBeneficiaryPaidConfig",
     "PassThrough", "PassThroughConfig", "RemoteAccess", "RemoteAccessConfig", "SharedDevice",
     "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "VolumeSpike",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from detectors.account_state import AMOUNT, DAYS_PER_PERIOD, EVENT_ID, OUTGOING, TIME, AccountState
-from detectors.config_types import Count, Money, RuleConfig
+from detectors.config_types import Count, Money, RuleConfig, WeightFactor
 from detectors.eventtime import MS_PER_DAY
 from detectors.money import Money as Converter
-from detectors.rules.base import NORMAL, Finding, Rule
+from detectors.rules.base import HIGH, NORMAL, Finding, Rule
 
 HISTORY_PERIODS = 12  # the "prior monthly average" looks at most a year back
 
@@ -20,6 +20,10 @@ class DormantReactivationConfig(RuleConfig):
     inflow_multiple: float
     #: Floor: with no history any inflow above it fires; with history the need is never below it.
     min_inflow: Money
+    #: Strong form: the account never received money before it went quiet (no monthly average to
+    #: compare with), so the reactivation inflow is out of all proportion. A holder coming back to an
+    #: account that once had a salary stays normal.
+    high_weight_factor: WeightFactor
 
 
 class DormantReactivation(Rule):
@@ -36,6 +40,7 @@ class DormantReactivation(Rule):
         self.reactivation = config.reactivation_days
         self.multiple = config.inflow_multiple
         self.floor = Converter.threshold(config.min_inflow)
+        self.high_weight_factor = config.high_weight_factor
         self.days_needed = self.idle + self.reactivation + 2
         self.periods_needed = HISTORY_PERIODS + (self.idle + self.reactivation) // DAYS_PER_PERIOD + 2
         self.ledger_needed = MS_PER_DAY
@@ -72,7 +77,7 @@ class DormantReactivation(Rule):
             f"idle {idle} days ({history}), then {self.money.describe(inflow, state.currency)} received"
             f" since it resumed"
         )
-        return (NORMAL, reason, self.evidence(ids))
+        return (HIGH if average == 0 else NORMAL, reason, self.evidence(ids))
 
     @staticmethod
     def _monthly_average(state: AccountState, last_period: int) -> float:

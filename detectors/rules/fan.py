@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, SALE, TIME, AccountState
 from detectors.config_types import Count, Hours, Money, RuleConfig
 from detectors.eventtime import describe_duration, hours
 from detectors.money import Money as Converter
@@ -41,6 +41,8 @@ class _Fan(Rule):
         self.min_amount = Converter.threshold(min_amount)
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
+        if anchor[SALE]:
+            return None
         now = anchor[TIME]
         start = state.window(now - self.window, end)
         if end - start < self.minimum:
@@ -52,7 +54,7 @@ class _Fan(Rule):
         ids = []
         for i in range(start, end):
             entry = ledger[i]
-            if entry[OUTGOING] is outgoing and entry[AMOUNT] >= self.min_amount:
+            if entry[OUTGOING] is outgoing and entry[AMOUNT] >= self.min_amount and not entry[SALE]:
                 parties[entry[COUNTERPARTY]] = entry[TIME]
                 total += entry[AMOUNT]
                 ids.append(entry[EVENT_ID])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, SALE, TIME, AccountState
 from typing import Annotated
 
 from pydantic import Field
@@ -16,6 +16,9 @@ from detectors.rules.base import HIGH, NORMAL, Finding, Rule
 class PassThroughConfig(RuleConfig):
     window_hours: Hours
     min_inflow: Money
+    #: The inflows judged together must add up to at least this: a few hundred passing through an
+    #: account that also holds a salary is everyday life, not "the balance stays near zero".
+    min_total: Money
     min_outflow_ratio: Fraction
     high_outflow_ratio: Fraction
     high_within_minutes: Minutes
@@ -43,6 +46,7 @@ class PassThrough(Rule):
         super().__init__(runtime)
         self.window = self.ledger_needed = hours(config.window_hours)
         self.min_inflow = Converter.threshold(config.min_inflow)
+        self.min_total = Converter.threshold(config.min_total)
         self.ratio = config.min_outflow_ratio
         self.high_ratio = config.high_outflow_ratio
         self.high_within = minutes(config.high_within_minutes)
@@ -50,6 +54,8 @@ class PassThrough(Rule):
         self.established = days(config.established_beneficiary_days)
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
+        if anchor[SALE]:
+            return None
         now = anchor[TIME]
         found = self._witness(state, now, end, self.window, self.ratio)
         if found is None:
@@ -57,8 +63,9 @@ class PassThrough(Rule):
         high = self._witness(state, now, end, self.high_within, self.high_ratio) is not None
         first, received, left = found
         ledger = state.ledger
-        ids = [ledger[i][EVENT_ID] for i in range(first, end)]
-        senders = {ledger[i][COUNTERPARTY] for i in range(first, end) if not ledger[i][OUTGOING]}
+        moved = [e for e in ledger[first:end] if not e[SALE]]
+        ids = [e[EVENT_ID] for e in moved]
+        senders = {e[COUNTERPARTY] for e in moved if not e[OUTGOING]}
         reason = (
             f"{min(100, round(100 * left / received))} % of {self.money.describe(received, state.currency)} received"
             f" from {len(senders)} sender{'s' if len(senders) > 1 else ''} left within"
@@ -79,6 +86,8 @@ class PassThrough(Rule):
         established_before = now - self.established if self.established else -1
         for i in range(state.window(now - window, end), end):
             entry = ledger[i]
+            if entry[SALE]:
+                continue  # shopping, or a shop's takings: not money passed on
             amount = entry[AMOUNT]
             if entry[OUTGOING]:
                 payee = known.get(entry[COUNTERPARTY])
@@ -93,12 +102,13 @@ class PassThrough(Rule):
                 else:
                     recent.append(i)
         best = None
-        if first >= 0 and out_total - out_before[first] >= ratio * settled_in:
+        floor = self.min_total
+        if first >= 0 and settled_in >= floor and out_total - out_before[first] >= ratio * settled_in:
             best = (first, settled_in, out_total - out_before[first])
         for i in recent:
             since = first if first >= 0 else i
             received = settled_in + ledger[i][AMOUNT]
             left = out_total - out_before[since]
-            if left >= ratio * received and (best is None or received > best[1]):
+            if received >= floor and left >= ratio * received and (best is None or received > best[1]):
                 best = (since, received, left)
         return best

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from detectors.account_state import AMOUNT, EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.account_state import AMOUNT, EVENT_ID, OUTGOING, SALE, TIME, AccountState
 from detectors.config_types import Count, Fraction, Hours, Money, RuleConfig
 from detectors.eventtime import describe_duration, hours
 from detectors.money import Money as Converter
@@ -48,7 +48,7 @@ class SimilarAmounts(Rule):
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         amount = anchor[AMOUNT]
-        if amount < self.min_amount:
+        if amount < self.min_amount or anchor[SALE]:
             return None
         now = anchor[TIME]
         start = state.window(now - self.window, end)
@@ -57,7 +57,7 @@ class SimilarAmounts(Rule):
             return None
         outgoing = anchor[OUTGOING]
         ledger = state.ledger
-        same_side = [ledger[i] for i in range(start, end) if ledger[i][OUTGOING] is outgoing]
+        same_side = [e for e in ledger[start:end] if e[OUTGOING] is outgoing and not e[SALE]]
         low, high = amount * (1 - self.tolerance), amount * (1 + self.tolerance)
         close = [e for e in same_side if low <= e[AMOUNT] <= high]
         direction = "sent" if outgoing else "received"

@@ -44,12 +44,13 @@ def pay(
     device: str | None = None,
     country: str | None = None,
     status: str = "completed",
+    method: str = "transfer",
 ) -> InputEvent:
     body = {
         "type": "payment", "event_id": event_id, "event_time": when.isoformat(),
         "debtor": _party(debtor, debtor_bank, debtor_customer),
         "creditor": _party(creditor, creditor_bank, creditor_customer),
-        "amount": str(amount), "currency": currency, "channel": "mobile", "method": "transfer", "status": status,
+        "amount": str(amount), "currency": currency, "channel": "card" if method == "card" else "mobile", "method": method, "status": status,
     }
     if device is not None:
         body["device_id"] = device

@@ -196,3 +196,46 @@ def test_lookalike_account_reopened_after_long_stay_abroad(run):
     result = run(events)
     assert "dormant_reactivation" in result.rules_hit("EX")
     assert result.alerts == []
+
+
+def test_account_lent_passes_money_through_on_separate_days(run):
+    """Lent: no fan, no control change, no similar amounts; the same pattern again days later."""
+    events = ordinary_history("LD", "CLD")
+    for day, amount in ((0, 5500), (4, 5600)):  # in + out below 1.5 x the salary day: no volume spike
+        events += [
+            pay_in(f"in-{day}", at(days=day, hours=11), "LD", f"BOSS{day}", amount),
+            pay_out(f"out-{day}", at(days=day, hours=15), "LD", "FRIEND", round(amount * 0.9)),
+        ]
+    result = run(events)
+    assert "repeated_pass_through" in result.rules_hit("LD")
+    assert "account_lent" in result.typologies("LD")
+    first_only = run([e for e in events if not e.event_id.endswith("-4")])
+    assert first_only.alerts == []  # one pass-through of a salary-sized sum is not enough
+
+
+def test_lookalike_merchant_card_takings_and_weekly_supplier(run):
+    """A shop: dozens of card payers a day, suppliers paid weekly from the takings."""
+    events = [opened("o", at(days=-400), "SHOP", "CSHOP")]
+    for day in range(21):
+        events += [pay_in(f"c{day}-{k}", at(days=day, hours=8, minutes=25 * k), "SHOP", f"CARD-{day}-{k}", 180 + 37 * k,
+                          method="card") for k in range(25)]
+        if day % 7 == 6:
+            events += [pay_out(f"sup{day}-{s}", at(days=day, hours=20, minutes=s), "SHOP", f"SUPPLIER{s}", 9000)
+                       for s in range(3)]
+    result = run(events)
+    assert not {"fan_in", "pass_through", "similar_amounts"} & result.rules_hit("SHOP")
+    assert result.alerts == []
+
+
+def test_lookalike_family_of_four_sharing_a_tablet(run):
+    """Four adults on one tablet (a shared-device hit) and one ordinary pass-through: no alert."""
+    events = []
+    members = ("P1", "P2", "P3", "P4")
+    for m in members:
+        events += ordinary_history(m, f"C-{m}", prefix=m)
+        events.append(change("device_bound", f"{m}-tab", at(days=-100), m, device_id="TABLET"))
+    events += [login(f"{m}-l", at(hours=i), m, device="TABLET") for i, m in enumerate(members)]
+    events += [pay_in("gift", at(hours=5), "P1", "UNCLE", 5500), pay_out("car", at(hours=8), "P1", "GARAGE", 5200)]
+    result = run(events)
+    assert "shared_device" in result.rules_hit("P1") and "pass_through" in result.rules_hit("P1")
+    assert result.alerts == []
