@@ -74,9 +74,12 @@ class Simulation:
         """A thin back-dated tail before the period: what a bank's feed already holds about each account.
 
         Every established account's opening and the binding of its phone (and of a family's shared
-        tablet); the most recent payment of every active account, within the 20 days before the start;
-        and, for dormant accounts, their last payment months or years ago. Without it every account
-        would look dormant, and every device new, at its first event of the period.
+        tablet), with the latest login from each of those devices in the 20 days before the start (a
+        device in daily use has been seen lately; one bound long ago and never used since would look
+        forgotten, and its next login would look like a new device); for every active account its
+        most recent payment within the 20 days before the start and one 50-85 days before (an account
+        whose only known payment is days old would look dormant since its opening); and, for dormant
+        accounts, their last payment months or years ago.
         """
         cfg = self.cfg
         accounts = self.population.accounts
@@ -85,27 +88,37 @@ class Simulation:
         for a in accounts:
             if a.opened_t >= cfg.start_t:
                 continue
-            keys.append((a.opened_t << 25 | a.idx) << 2 | 0)
+            keys.append((a.opened_t << 25 | a.idx) << 4 | 0)
             if a.persona != "shell":
                 span = max(1, min(700 * DAY, cfg.start_t - a.opened_t - DAY))
                 t = max(cfg.start_t - rng.randrange(DAY, DAY + span), a.opened_t + 600)
-                keys.append((t << 25 | a.idx) << 2 | 1)
+                keys.append((t << 25 | a.idx) << 4 | 1)
+                if a.active_from == 0:
+                    seen = max(cfg.start_t - rng.randrange(HOUR, 20 * DAY), t + 60)
+                    keys.append((seen << 25 | a.idx) << 4 | 5)
                 if a.tablet is not None:
                     t = max(cfg.start_t - rng.randrange(DAY, DAY + span), a.opened_t + 900)
-                    keys.append((t << 25 | a.idx) << 2 | 3)
+                    keys.append((t << 25 | a.idx) << 4 | 3)
+                    seen = max(cfg.start_t - rng.randrange(HOUR, 20 * DAY), t + 60)
+                    keys.append((seen << 25 | a.idx) << 4 | 6)
             last = a.last_payment_t
             if last is None and a.persona not in ("shell", "savings") and a.active_from == 0:
                 last = cfg.start_t - rng.randrange(HOUR, 20 * DAY)
+                earlier = cfg.start_t - rng.randrange(50 * DAY, 85 * DAY)
+                if earlier > a.opened_t + DAY:
+                    keys.append((earlier << 25 | a.idx) << 4 | 4)
             if last is not None:
-                keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 2 | 2)
+                keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 4 | 2)
+            if a.active_from == 0 and a.persona != "shell" and a.label == 0:
+                keys.extend(((t << 25 | a.idx) << 4 | kind) for t, kind in self._last_month(a) if t > a.opened_t + DAY)
         keys.sort()
         batch: list[Record] = []
         dumps = orjson.dumps
         merchants = self.population.world.merchants
         for key in keys:
-            kind = key & 3
-            idx = (key >> 2) & ((1 << 25) - 1)
-            t = key >> 27
+            kind = key & 15
+            idx = (key >> 4) & ((1 << 25) - 1)
+            t = key >> 29
             a = accounts[idx]
             if kind == 0:
                 event = {"event_id": f"h0-{idx}", "event_time": iso(t), "type": "account_opened", "account_id": a.aid,
@@ -118,9 +131,16 @@ class Simulation:
                 event = {"event_id": f"h{kind}-{idx}", "event_time": iso(t), "type": "device_bound", "account_id": a.aid,
                          "customer_id": a.cid, "device_id": device}
                 batch.append(Record(t, False, a.aid, dumps(event).decode()))
+            elif kind in (5, 6):
+                device = a.device if kind == 5 else a.tablet
+                event = {"event_id": f"h{kind}-{idx}", "event_time": iso(t), "type": "login", "account_id": a.aid,
+                         "customer_id": a.cid, "success": True, "device_id": device, "ip": a.ip, "country": a.country}
+                batch.append(Record(t, False, a.aid, dumps(event).decode()))
+            elif kind >= 7:
+                batch.extend(self._recurring(a, t, kind))
             else:
-                event = {"event_id": f"h2-{idx}", "event_time": iso(t), "type": "payment", "debtor": a.party,
-                         "creditor": merchants[idx % len(merchants)], "amount": money(20 + (idx * 37) % 180),
+                event = {"event_id": f"h{kind}-{idx}", "event_time": iso(t), "type": "payment", "debtor": a.party,
+                         "creditor": merchants[(idx + kind) % len(merchants)], "amount": money(20 + (idx * 37) % 180),
                          "currency": cfg.currency, "channel": "card", "method": "card"}
                 batch.append(Record(t, True, a.aid, dumps(event).decode()))
             if len(batch) >= 50_000:
@@ -128,3 +148,42 @@ class Simulation:
                 batch = []
         if batch:
             yield batch
+
+    def _last_month(self, a) -> list[tuple[int, int]]:
+        """(time, kind) of last month's recurring payments whose payee or payer the bank already knows:
+        rent (7), a student's top-up (8), payroll (9) and the supplier (10) of an employer. Without
+        them every landlord, parent and member of staff would look new at the first payment of the
+        period (a bank's feed holds months of them)."""
+        start = self.cfg.start_t
+        month = start - 31 * DAY
+        out = []
+        if a.parents and a.topup:
+            t = month + (min(a.topup_dom, 28) - 1) * DAY + 10 * HOUR
+            out += [(t, 8), (t + 2 * HOUR, 7)]
+        elif a.rent and a.rent_dom:
+            out.append((month + (a.rent_dom - 1) * DAY + 12 * HOUR, 7))
+        if a.persona == "employer" and a.extra:
+            out.append((month + (min(a.payday, 28) - 1) * DAY + a.pay_sec, 9))
+            out.append((month + 11 * DAY + 12 * HOUR, 10))
+        return out
+
+    def _recurring(self, a, t: int, kind: int) -> list[Record]:
+        cfg = self.cfg
+        world = self.population.world
+        when = iso(t)
+        dumps = orjson.dumps
+        base = {"type": "payment", "event_time": when, "currency": cfg.currency, "channel": "online", "method": "transfer"}
+        if kind == 7:
+            pairs = [(a.party, world.cp(a.landlord), a.rent)]
+        elif kind == 8:
+            pairs = [(world.cp(a.parents[0]), a.party, a.topup)]
+        elif kind == 9:
+            pairs = [(a.party, member, salary) for member, salary in a.extra["staff"] + a.extra.get("own_staff", [])]
+        else:
+            pairs = [(a.party, a.extra["supplier"], 3000.0)]
+        records = []
+        for n, (debtor, creditor, amount) in enumerate(pairs):
+            event = {**base, "event_id": f"h{kind}-{a.idx}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount)}
+            key = a.aid if "bank_id" not in debtor else creditor["account_id"]
+            records.append(Record(t, True, key, dumps(event).decode()))
+        return records

@@ -327,13 +327,18 @@ def _dormant_or_new(members, rng, world, cfg):
         a.active_from = NEVER
         sc = a.scenario = Scenario()
         outs = [world.external(rng, "B") for _ in range(rng.randint(2, 6))]
+        device = a.device
         if rng.random() < 0.5 or cfg.days < 8:  # dormant for months, then suddenly busy
             a.last_payment_t = cfg.start_t - rng.randint(100, 700) * DAY + rng.randrange(9 * HOUR, 18 * HOUR)
             a.opened_t = min(a.opened_t, a.last_payment_t - rng.randint(200, 2000) * DAY)
             s = _start_day(rng, cfg)
             t = _at(cfg, s, rng, 9, 20)
-            if not a.hard and rng.random() < 0.6:
-                sc.add(t, login, device=f"D{rng.getrandbits(40):010x}", ip=world.home_ip(rng), where=a.country)
+            if not a.hard:
+                # Mobile banking after years of silence runs on a phone the account has never seen (the
+                # buyer's in 60 % of cases, else the holder's own new one): it is bound, then used.
+                # (Hard cases keep operating from the old device, with no control signal.)
+                device = f"D{rng.getrandbits(40):010x}"
+                sc.add(t, operator_takeover, device=device, bind=True, ip=world.home_ip(rng), where=a.country)
                 t += int(rng.uniform(0.5, 8) * HOUR)
             senders_range = (1, 6)
         else:  # opened for the purpose: large sums from many payers within days of opening
@@ -350,11 +355,11 @@ def _dormant_or_new(members, rng, world, cfg):
                 break
             if a.hard:
                 sc.add(t, burst, senders=1, mu=rng.uniform(7.8, 8.3), sigma=0.2, outs=outs[:1],
-                       cut=rng.uniform(0.1, 0.2), delay=rng.uniform(8, 14) * HOUR, device=a.device, ip=a.ip, where=a.country)
+                       cut=rng.uniform(0.1, 0.2), delay=rng.uniform(8, 14) * HOUR, device=device, ip=a.ip, where=a.country)
             else:
                 sc.add(t, burst, senders=rng.randint(*senders_range), mu=rng.uniform(7.3, 8.6), sigma=0.6,
                        outs=rng.sample(outs, rng.randint(1, len(outs))), cut=_cut(rng),
-                       delay=rng.uniform(0.5, 6) * HOUR, gap=rng.uniform(10, 90) * MINUTE, device=a.device, ip=a.ip,
+                       delay=rng.uniform(0.5, 6) * HOUR, gap=rng.uniform(10, 90) * MINUTE, device=device, ip=a.ip,
                        where=a.country)
             t += int(rng.uniform(1, 4) * DAY)
 
