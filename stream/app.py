@@ -20,6 +20,7 @@ from faust.types import EventT
 from detectors import (
     AccountMessage,
     AccountState,
+    IdentifierHit,
     DetectorConfig,
     IdentifierState,
     apply_account,
@@ -32,6 +33,7 @@ from schemas import ALERT_SCHEMA_VERSION, Alert
 from stream.dead_letters import DeadLetter, dead_letter
 from stream.decoding import RejectReason, Rejection, decode_event
 from stream.metrics import Metrics
+from stream.state_cache import StateCache
 from stream.ordering import (
     ReorderBuffer,
     SourceProgress,
@@ -111,6 +113,7 @@ def create_app(
     progress = SourceProgress(idle_after_s=settings.idle_partition_s)
     sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
     buffers: dict[int, ReorderBuffer] = {}
+    live_states: StateCache[AccountState] = StateCache(settings.state_cache_size)
 
     @app.agent(inputs, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
@@ -121,8 +124,9 @@ def create_app(
                 await send_dead_letter(letter_for(event, decoded), decoded.reason)
                 continue
             metrics.events.labels(topic=message.topic, type=decoded.type).inc()
+            metrics.event_ingested(event_time_ms(decoded))
             for view in route_event(decoded, config):
-                await accounts_topic.send(key=view.key.encode(), value=encode_message(view))
+                await send_internal(plan.accounts, view.key.encode(), encode_message(view))
             progress.advance(
                 source_name(message.topic, message.partition), event_time_ms(decoded), message.offset, time.monotonic()
             )
@@ -137,14 +141,23 @@ def create_app(
             source = source_name(tp.topic, tp.partition)
             value = encode_watermark(source, progress.watermark(source, consumer.highwater(tp), time.monotonic()))
             for partition in range(settings.partitions):
-                await accounts_topic.send(value=value, partition=partition)
+                await send_internal(plan.accounts, None, value, partition)
+
+    @app.timer(interval=5.0)
+    async def sample_metrics() -> None:
+        """Consumer lag of the topics the agents read, and state table sizes, for /metrics."""
+        metrics.sample(app.consumer, (*plan.inputs, plan.accounts, plan.identifiers), {"account-state": account_table, "identifier-state": identifier_table})
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set, **_: object) -> None:
-        """Views held for a partition that moved away are redelivered to its new owner."""
+        """Views held for a partition that moved away are redelivered to its new owner.
+
+        Decoded states are dropped too: the table, restored from its changelog, is the truth.
+        """
         for tp in revoked:
             if tp.topic == plan.accounts:
                 buffers.pop(tp.partition, None)
+        live_states.clear()
 
     @app.agent(accounts_topic, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
@@ -162,26 +175,46 @@ def create_app(
                 buffer.mark(*mark)
                 ready = buffer.release()
                 await stream.ack(event)
-            for held_event, message in ready:
-                await apply_to_account(held_event, message)
+            await apply_batch(ready)
+            for held_event, _ in ready:
                 await stream.ack(held_event)
             metrics.reorder_held.labels(partition=str(partition)).set(len(buffer))
             metrics.reorder_forced.labels(partition=str(partition)).set(buffer.forced)
 
-    async def apply_to_account(event: EventT, message: AccountMessage) -> None:
-        key = event.key
-        stored = account_table.get(key)
-        with metrics.detector_seconds.time():
-            outcome = apply_account(AccountState.from_bytes(stored) if stored else None, message, config)
-        if outcome.late:
-            late = Rejection(RejectReason.LATE, "event is older than the allowed lateness for its account")
-            await send_dead_letter(letter_for(event, late), RejectReason.LATE)
-            return
-        for alert in outcome.alerts:
-            await publish_alert(alert)
-        for forward in outcome.forwards:
-            await identifiers_topic.send(key=f"{forward.kind}:{forward.key}".encode(), value=encode_message(forward))
-        account_table[key] = outcome.state.to_bytes()
+    async def apply_batch(ready: list[tuple[EventT, AccountMessage]]) -> None:
+        """Apply released views in order; each touched account's state is written once, at the end.
+
+        Held views are acknowledged only after this returns, so a crash before the writes simply
+        redelivers them; the detectors make the repeat harmless.
+        """
+        states: dict[bytes, AccountState] = {}
+        for event, message in ready:
+            key = event.key
+            state = states.get(key) or live_states.get(key)
+            if state is None:
+                stored = account_table.get(key)
+                state = AccountState.from_bytes(stored) if stored else None
+            with metrics.detector_seconds.time():
+                outcome = apply_account(state, message, config)
+            if outcome.late and isinstance(message, IdentifierHit):
+                metrics.stale_hits.inc()  # older than every window it could count in: nothing lost
+            elif outcome.late:
+                late = Rejection(RejectReason.LATE, "event is older than the allowed lateness for its account")
+                await send_dead_letter(letter_for(event, late), RejectReason.LATE)
+                metrics.late_events.inc()
+            for alert in outcome.alerts:
+                await publish_alert(alert)
+                metrics.alert_published(event.message.timestamp)  # since ingest sent the view
+            for forward in outcome.forwards:
+                await send_internal(plan.identifiers, f"{forward.kind}:{forward.key}".encode(), encode_message(forward))
+            states[key] = outcome.state
+        for key, state in states.items():
+            account_table[key] = state.to_bytes()
+            live_states.put(key, state)
+
+    async def send_internal(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        """Straight to the producer: internal topics need none of Faust's per-message channel machinery."""
+        await app.producer.send(topic, key, value, partition, None, None)
 
     async def publish_alert(alert: Alert) -> None:
         """Publish and wait for the broker's acknowledgement before the state records the alert."""
@@ -200,7 +233,7 @@ def create_app(
                 IdentifierState.from_bytes(stored) if stored else None, decode_message(event.value), config
             )
             for hit in outcome.hits:
-                await accounts_topic.send(key=hit.key.encode(), value=encode_message(hit))
+                await send_internal(plan.accounts, hit.key.encode(), encode_message(hit))
             identifier_table[key] = outcome.state.to_bytes()
 
     _add_health_pages(app)

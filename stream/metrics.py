@@ -82,6 +82,11 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.stale_hits = Counter(
+            "mulewatch_stale_identifier_hits_total",
+            "Shared device/phone hits older than any typology window of the account, dropped",
+            registry=r,
+        )
         self.reorder_held = Gauge(
             "mulewatch_reorder_buffer_events",
             "Views held until every input partition has passed their event time",
