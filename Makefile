@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 # Starts the real broker, runs every test against it, and stops the broker whatever the outcome.
 test: setup
+	deploy/prometheus/ensure-prometheus.sh
 	deploy/kafka/broker.sh start
 	status=0; MULEWATCH_BROKER=kafka://127.0.0.1:$(KAFKA_PORT) $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
 	deploy/kafka/broker.sh stop; exit $$status
