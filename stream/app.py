@@ -79,6 +79,7 @@ def create_app(
         producer_linger=0.005,
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,  # held views are unacknowledged and simply redelivered after a stop
     )
     plan = topic_plan(settings)
     inputs = app.topic(*plan.inputs, key_type=bytes, value_type=bytes, allow_empty=True)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -24,12 +25,13 @@ RUN_DIR = REPO / ".cache" / "run"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, default=3000, help="simulated bank size")
+    parser.add_argument("--accounts", type=int, default=2000, help="simulated bank size")
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--rate", type=int, default=3000, help="events/s offered to Kafka")
+    parser.add_argument("--rate", type=int, default=1500, help="events/s offered to Kafka")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--until-idle", type=float, default=0, help="stop after this many quiet seconds once the feed ended")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything as Ctrl-C does
 
     port = os.environ.get("KAFKA_PORT", "9092")
     env = {**os.environ, "MULEWATCH_BROKER": os.environ.get("MULEWATCH_BROKER", f"kafka://127.0.0.1:{port}")}
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"starting worker (log: {worker_log.name})", flush=True)
         children.append(subprocess.Popen([mulewatch, "worker"], env=env, stdout=worker_log, stderr=subprocess.STDOUT))
+        wait_until_ready(children[-1], int(env.get("MULEWATCH_WEB_PORT", "6066")))
         feed = [
             mulewatch, "simulate", "--to-kafka", "--accounts", str(args.accounts), "--days", str(args.days),
             "--seed", str(args.seed), "--rate", str(args.rate),
@@ -74,6 +77,26 @@ def main(argv: list[str] | None = None) -> int:
         if not broker_was_running:
             subprocess.run([BROKER_SCRIPT, "stop"], check=False)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def wait_until_ready(worker: subprocess.Popen, port: int, seconds: float = 120) -> None:
+    """The feed starts once the worker created its topics and owns its partitions."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"worker exited with code {worker.returncode}; see its log in {RUN_DIR}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"worker not ready after {seconds:.0f}s; see its log in {RUN_DIR}")
 
 
 def show_alerts(env: dict[str, str], feed: subprocess.Popen, until_idle: float) -> None:
