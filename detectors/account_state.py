@@ -115,9 +115,11 @@ class AccountState:
             for old in self.active_days[:cut]:
                 del self.days[old]
             del self.active_days[:cut]
-        first_period = day // DAYS_PER_PERIOD - runtime.keep_periods
-        for period in [p for p in self.months if p < first_period]:
-            del self.months[period]
+        if day // DAYS_PER_PERIOD != old_day // DAYS_PER_PERIOD:
+            # periods only age out when a period boundary is crossed
+            first_period = day // DAYS_PER_PERIOD - runtime.keep_periods
+            for period in [p for p in self.months if p < first_period]:
+                del self.months[period]
         if day // SWEEP_DAYS != old_day // SWEEP_DAYS:
             # Counterparties and devices are remembered for months: sweeping them weekly instead of
             # daily (memory = configured days + up to a week) keeps the per-day cost low.
@@ -126,10 +128,11 @@ class AccountState:
                 del self.counterparties[key]
             for device in [d for d, v in self.devices.items() if v[1] < forget]:
                 del self.devices[device]
-        if self.hits:
-            horizon = time - runtime.keep_hits
+        horizon = time - runtime.keep_hits
+        if self.hits and min(v[H_TIME] for v in self.hits.values()) < horizon:
             for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < horizon]:
                 del self.hits[hit_id]
+        if self.emitted:
             for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
                 del self.emitted[key]
 
