@@ -335,7 +335,8 @@ class AccountState:
         for time, event_id in seen:
             state.seen[event_id] = time
             state.seen_order.append(event_id)
-        state.ledger = [tuple(e) for e in ledger]
+        # entries written before the sale flag existed (5 fields) were transfers as far as anyone knew
+        state.ledger = [tuple(e) if len(e) > SALE else (*e, False) for e in ledger]
         state.ledger_times = [e[TIME] for e in state.ledger]
         state.counterparties = {k: [first, last, flags] for k, first, last, flags in counterparties}
         state.days = {d: [i, o] for d, i, o in days}
