@@ -1,0 +1,245 @@
+"""Tools for the fault tests: private brokers, readiness, reading every alert, memory sampling.
+
+Workers are run with ``tests.stream.worker_harness.Deployment``; this module adds what breaking
+things needs on top: a broker the test owns (so it may stop it), a reader that waits until the
+expected alerts are there (and a little longer, to see extras), and an RSS sampler.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaConsumer, TopicPartition
+
+from detectors import Engine, load_config
+from schemas import parse_event
+
+REPO = Path(__file__).resolve().parents[2]
+BROKER_SH = REPO / "deploy" / "kafka" / "broker.sh"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(size: int = 3) -> int:
+    """A port p such that p .. p+size-1 are free (client, controller, secure listener)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(40_000, 59_000)
+        if all(_port_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+@dataclass
+class BrokerInstance:
+    """A broker started by deploy/kafka/broker.sh on its own ports and data dir."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port_block)
+    secure: bool = False
+
+    @property
+    def secure_port(self) -> int:
+        return self.port + 2
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.secure_port}"
+
+    @property
+    def cafile(self) -> Path:
+        return self.data_dir / "secure" / "ca.pem"
+
+    @property
+    def password_file(self) -> Path:
+        return self.data_dir / "secure" / "scram.password"
+
+    def _run(self, command: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "KAFKA_PORT": str(self.port), "KAFKA_DATA_DIR": str(self.data_dir),
+               "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m"}
+        if self.secure:
+            env["KAFKA_SECURE_PORT"] = str(self.secure_port)
+        return subprocess.run([str(BROKER_SH), command], env=env, capture_output=True, text=True, timeout=180)
+
+    def start(self) -> None:
+        result = self._run("start")
+        if result.returncode != 0:
+            raise RuntimeError(f"broker.sh start failed:\n{result.stdout}\n{result.stderr}")
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+def wait_ready(web_port: int, timeout: float = 90) -> float:
+    """Seconds until the worker's /readyz answers 200 (partitions assigned, recovery done)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"worker on web port {web_port} not ready after {timeout}s")
+
+
+def read_topic(bootstrap: str, topic: str, *, until=None, max_s: float = 180, settle_s: float = 8,
+               idle_s: float | None = None) -> list:
+    """Every record of ``topic`` from the start.
+
+    Stops ``settle_s`` after ``until(records)`` first holds (so extras and repeats are seen too), after
+    ``idle_s`` without news if given, or at ``max_s``.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000,
+                             max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    deadline = time.monotonic() + max_s
+    try:
+        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        records: list = []
+        met_at = None
+        last_news = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+            now = time.monotonic()
+            if batch:
+                last_news = now
+            if met_at is None and until is not None and until(records):
+                met_at = now
+            if met_at is not None and now - met_at >= settle_s:
+                break
+            if idle_s is not None and now - last_news >= idle_s:
+                break
+        return records
+    finally:
+        consumer.close()
+
+
+def versions(records: list) -> set[tuple[str, int]]:
+    return {(a["alert_id"], a["version"]) for a in (orjson.loads(r.value) for r in records)}
+
+
+def covers(expected: set[tuple[str, int]]):
+    return lambda records: versions(records) >= expected
+
+
+def offline_alerts(lines: list[bytes]) -> set[tuple[str, int]]:
+    """(alert_id, version) the offline engine raises on the valid lines, in the given order."""
+    engine = Engine(load_config())
+    out = set()
+    for line in lines:
+        for alert in engine.process(parse_event(line)):
+            out.add((alert.alert_id, alert.version))
+    return out
+
+
+def top_versions(pairs: set[tuple[str, int]]) -> dict[str, int]:
+    top: dict[str, int] = {}
+    for alert_id, version in pairs:
+        top[alert_id] = max(version, top.get(alert_id, 0))
+    return top
+
+
+def assert_same_alerts(published: set[tuple[str, int]], expected: set[tuple[str, int]]) -> None:
+    """Equal (alert_id, version) sets; the highest version per id is compared first, so a failure
+    says whether an alert (or its latest state) was lost, or only intermediate versions differ."""
+    assert top_versions(published) == top_versions(expected), "latest versions differ: " + describe_difference(
+        published, expected)
+    assert published == expected, "only intermediate versions differ: " + describe_difference(published, expected)
+
+
+def describe_difference(published: set, expected: set) -> str:
+    """Missing/extra versions, and whether they only concern lower versions of ids whose top matches."""
+    missing, extra = expected - published, published - expected
+    top_expected: dict[str, int] = {}
+    for alert_id, version in expected:
+        top_expected[alert_id] = max(version, top_expected.get(alert_id, 0))
+    top_published: dict[str, int] = {}
+    for alert_id, version in published:
+        top_published[alert_id] = max(version, top_published.get(alert_id, 0))
+    lower_only = all(top_published.get(a) == top_expected.get(a) and v < top_expected[a]
+                     for a, v in missing | extra if a in top_expected)
+    return (f"{len(missing)} missing {sorted(missing)[:20]}, {len(extra)} extra {sorted(extra)[:20]}; "
+            f"differences only in lower versions of ids whose highest version matches: {lower_only}")
+
+
+def assert_exact_repeats(records: list) -> int:
+    """A repeated (alert_id, version) must be byte-identical; returns how many repeats there were."""
+    seen: dict[tuple[str, int], bytes] = {}
+    repeats = 0
+    for record in records:
+        alert = orjson.loads(record.value)
+        identity = (alert["alert_id"], alert["version"])
+        first = seen.setdefault(identity, record.value)
+        if first is not record.value:
+            assert first == record.value, f"repeat of {identity} differs:\n{first!r}\n{record.value!r}"
+            repeats += 1
+    return repeats
+
+
+def multiset(values) -> Counter:
+    return Counter(values)
+
+
+class RssSampler:
+    """Samples a process's VmRSS (from /proc/PID/status) in a background thread."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[tuple[float, int]] = []  # (monotonic time, RSS in kB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        path = Path(f"/proc/{self.pid}/status")
+        while not self._stop.is_set():
+            try:
+                for line in path.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.samples.append((time.monotonic(), int(line.split()[1])))
+                        break
+            except OSError:
+                return
+            self._stop.wait(self.interval)
+
+    def start(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def rss_mb(self, since: float = 0.0) -> list[float]:
+        return [kb / 1024 for t, kb in self.samples if t >= since]
