@@ -184,6 +184,6 @@ class Simulation:
         records = []
         for n, (debtor, creditor, amount) in enumerate(pairs):
             event = {**base, "event_id": f"h{kind}-{a.idx}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount)}
-            key = a.aid if "bank_id" not in debtor else creditor["account_id"]
+            key = debtor["account_id"] if "bank_id" not in debtor else creditor["account_id"]
             records.append(Record(t, True, key, dumps(event).decode()))
         return records
