@@ -71,7 +71,8 @@ class AccountState:
         self.beneficiaries: list[tuple] = []  # (time, event_id, counterparty)
         self.devices: dict[str, list[int]] = {}  # device -> [first_seen, last_seen]
         self.hits: dict[str, Hit] = {}
-        self.emitted: dict[tuple[str, int], int] = {}  # (typology, episode bucket) -> version
+        # (typology, episode bucket) -> event time of the point that reached each version (1..4), -1 = not yet
+        self.emitted: dict[tuple[str, int], list[int]] = {}
         self.baseline_cache: tuple | None = None  # derived, never serialized
 
     # ---- dedupe, lateness, watermark -------------------------------------------------------
@@ -317,7 +318,7 @@ class AccountState:
             self.controls, self.accesses, self.beneficiaries,
             sorted([k, *v] for k, v in self.devices.items()),
             sorted([v[H_TIME], k, *v[1:]] for k, v in self.hits.items()),
-            sorted([k[0], k[1], v] for k, v in self.emitted.items()),
+            sorted([k[0], k[1], *v] for k, v in self.emitted.items()),
         ])
 
     @classmethod
@@ -347,7 +348,7 @@ class AccountState:
         state.beneficiaries = [tuple(b) for b in beneficiaries]
         state.devices = {d: [first, last] for d, first, last in devices}
         state.hits = {k: (t, rule, level, reason, tuple(ev)) for t, k, rule, level, reason, ev in hits}
-        state.emitted = {(typology, bucket): version for typology, bucket, version in emitted}
+        state.emitted = {(typology, bucket): _emission_times(rest) for typology, bucket, *rest in emitted}
         return state
 
 
@@ -365,3 +366,13 @@ def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
     entries.insert(at, entry)
     if len(entries) > cap:
         del entries[0]
+
+
+def _emission_times(stored: list[int]) -> list[int]:
+    """Per-version emission times; a state written when only the top version was kept ([version])
+    is read as that version emitted before anything still to come."""
+    if len(stored) == 1:
+        times = [-1, -1, -1, -1]
+        times[stored[0] - 1] = 0
+        return times
+    return list(stored)

@@ -9,6 +9,10 @@ Episodes: the alert id is a function of (account, typology, cooldown bucket of t
 ``cooldown_days`` long and aligned on the epoch. Within a bucket repeats are suppressed and a higher
 severity is a new version (version = severity rank, low=1 .. critical=4). A bucket, unlike "first
 crossing time", cannot move when an earlier hit arrives late, which keeps ids path-independent.
+Versions are path-independent too: each is remembered with the event time of the point that reached
+it, and a version is published whenever the walk finds a point that reaches it before any point
+reached a higher one. A late cross-key hit that shows an earlier point at a lower version thus
+publishes that version as well, as the in-order (offline) walk did.
 """
 
 from __future__ import annotations
@@ -122,9 +126,13 @@ class Typologies:
         severity = runtime.scoring.severity(max(flows))
         bucket = now // typ.cooldown
         key = (typ.typology.value, bucket)
-        if severity.rank <= state.emitted.get(key, 0):
-            return None
-        state.emitted[key] = severity.rank
+        times = state.emitted.get(key)
+        if times is None:
+            times = state.emitted[key] = [-1, -1, -1, -1]
+        rank = severity.rank
+        if times[rank - 1] >= 0 or any(0 <= times[higher] <= now for higher in range(rank, 4)):
+            return None  # this version was published, or a higher one was reached at this point or earlier
+        times[rank - 1] = now
         if len(state.emitted) > runtime.max_emitted:
             del state.emitted[min(state.emitted, key=lambda k: (k[1] * self.cooldowns[k[0]], k))]
         return runtime.scoring.build_alert(

@@ -3,7 +3,7 @@
 - any reordering of arrivals within the lateness, plus redeliveries, gives the same hits and the
   same final (alert id -> highest version);
 - the in-process Engine equals a worker-like run where identifier uses and the hits they cause
-  travel through queues and arrive many events later.
+  travel through queues and arrive many events later: the same final versions.
 """
 
 from __future__ import annotations
@@ -69,13 +69,21 @@ def in_time_order(events: list) -> list:
     return sorted(events, key=lambda e: (e.event_time, e.event_id))
 
 
-def outcome(engine: Engine, alerts) -> tuple[dict, dict, dict]:
-    versions: dict[str, int] = {}
-    for alert in alerts:
-        versions[alert.alert_id] = max(versions.get(alert.alert_id, 0), alert.version)
+def outcome(engine: Engine, alerts) -> tuple[set, dict, dict]:
+    """(every (alert id, version) published, hits per account, identifier entries)."""
+    versions = {(alert.alert_id, alert.version) for alert in alerts}
     hits = {key: state.hits for key, state in engine.accounts.items()}
     identifiers = {key: state.entries for key, state in engine.identifiers.items()}
     return versions, hits, identifiers
+
+
+def final_versions(result: tuple[set, dict, dict]) -> tuple[dict, dict, dict]:
+    """The same with only the highest version per alert id: what a case-management system keeps."""
+    versions, hits, identifiers = result
+    top: dict[str, int] = {}
+    for alert_id, version in versions:
+        top[alert_id] = max(version, top.get(alert_id, 0))
+    return top, hits, identifiers
 
 
 def run_engine(config, events) -> tuple[dict, dict, dict]:
@@ -100,7 +108,10 @@ def test_reordering_within_lateness_and_redelivery_change_nothing(config, extra,
     engine = Engine(config)
     got = outcome(engine, list(engine.process_all(arrivals)))
     assert engine.stats.late == 0
-    assert got == expected
+    # Own events reordered within the lateness can add a lower version (a point judged before an
+    # earlier payment arrived); the worker applies own events in event-time order, so only the
+    # final versions are promised here.
+    assert final_versions(got) == final_versions(expected)
 
 
 def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
@@ -139,7 +150,11 @@ def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
 @given(extra=noise(), delay=st.integers(1, 25))
 def test_engine_equals_worker_with_delayed_cross_key_hits(config, extra, delay):
     events = in_time_order(world() + extra + farm_tail())
-    assert worker_like(config, events, delay) == run_engine(config, events)
+    # Usually the very same (alert id, version) set; when an account's flows in the window fell
+    # between an earlier point that a late hit pushed over the threshold and a later point judged
+    # without it, the worker has also published the later point's lower version. The final
+    # versions always agree.
+    assert final_versions(worker_like(config, events, delay)) == final_versions(run_engine(config, events))
 
 
 def farm_tail() -> list:
