@@ -99,6 +99,16 @@ def create_app(
         await dlq_topic.send(key=letter.key, value=letter.value, headers=letter.headers)
         metrics.dead_letters.labels(reason=reason.value).inc()
 
+    async def dead_letter_failure(event: EventT, exc: Exception) -> None:
+        """Dead-letter a message the detectors failed on, with the error; logs carry no ids."""
+        message = event.message
+        log.warning(
+            "processing error %s on %s[%d]@%d, message dead-lettered",
+            type(exc).__name__, message.topic, message.partition, message.offset,
+        )
+        failure = Rejection(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
+        await send_dead_letter(letter_for(event, failure), failure.reason)
+
     def letter_for(event: EventT, rejection: Rejection) -> DeadLetter:
         message = event.message
         return dead_letter(
@@ -126,7 +136,12 @@ def create_app(
                 continue
             metrics.events.labels(topic=message.topic, type=decoded.type).inc()
             metrics.event_ingested(event_time_ms(decoded))
-            for view in route_event(decoded, config):
+            try:
+                views = route_event(decoded, config)
+            except Exception as exc:  # a detector bug must not stop the worker: keep the message
+                await dead_letter_failure(event, exc)
+                continue
+            for view in views:
                 await send_internal(plan.accounts, view.key.encode(), encode_message(view))
             progress.advance(
                 source_name(message.topic, message.partition), event_time_ms(decoded), message.offset, time.monotonic()
@@ -170,7 +185,12 @@ def create_app(
                 buffer = buffers[partition] = ReorderBuffer(sources, settings.reorder_buffer_max)
             mark = decode_watermark(event.value)
             if mark is None:
-                message = decode_message(event.value)
+                try:
+                    message = decode_message(event.value)
+                except ValueError as exc:
+                    await dead_letter_failure(event, exc)
+                    await stream.ack(event)
+                    continue
                 ready = buffer.push(message.time, (event, message))
             else:
                 buffer.mark(*mark)
@@ -195,8 +215,12 @@ def create_app(
             if state is None:
                 stored = account_table.get(key)
                 state = AccountState.from_bytes(stored) if stored else None
-            with metrics.detector_seconds.time():
-                outcome = apply_account(state, message, config)
+            try:
+                with metrics.detector_seconds.time():
+                    outcome = apply_account(state, message, config)
+            except Exception as exc:  # a detector bug must not stop the worker: keep the message
+                await dead_letter_failure(event, exc)
+                continue
             if outcome.late and isinstance(message, IdentifierHit):
                 metrics.stale_hits.inc()  # older than every window it could count in: nothing lost
             elif outcome.late:
@@ -230,9 +254,13 @@ def create_app(
         async for event in stream.events():
             key = event.key
             stored = identifier_table.get(key)
-            outcome = apply_identifier(
-                IdentifierState.from_bytes(stored) if stored else None, decode_message(event.value), config
-            )
+            try:
+                outcome = apply_identifier(
+                    IdentifierState.from_bytes(stored) if stored else None, decode_message(event.value), config
+                )
+            except Exception as exc:  # a detector bug must not stop the worker: keep the message
+                await dead_letter_failure(event, exc)
+                continue
             for hit in outcome.hits:
                 await send_internal(plan.accounts, hit.key.encode(), encode_message(hit))
             identifier_table[key] = outcome.state.to_bytes()

@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     SCHEMA_VIOLATION = "schema_violation"
     LATE = "late"
+    PROCESSING_ERROR = "processing_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def _classify(raw: bytes, exc: ValidationError) -> Rejection:
     if not isinstance(document, dict):
         return Rejection(RejectReason.NOT_AN_OBJECT, f"value is a JSON {type(document).__name__}, not an object")
     event_type = document.get("type")
-    if event_type not in _KNOWN_TYPES:
+    if not isinstance(event_type, str) or event_type not in _KNOWN_TYPES:
         shown = repr(event_type)[:60]
         return Rejection(RejectReason.UNKNOWN_TYPE, f"type {shown} is not one of {', '.join(EVENT_TYPES)}")
     return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))

@@ -29,6 +29,8 @@ def test_valid_event_decodes():
         (b'"just a string"', RejectReason.NOT_AN_OBJECT, "JSON str"),
         (b'{"type": "teleport"}', RejectReason.UNKNOWN_TYPE, "'teleport'"),
         (b'{"no_type": 1}', RejectReason.UNKNOWN_TYPE, "None"),
+        (b'{"type": [1]}', RejectReason.UNKNOWN_TYPE, "[1]"),
+        (b'{"type": {"x": 1}}', RejectReason.UNKNOWN_TYPE, "{'x': 1}"),
         (GOOD.replace(b"true", b'"yes"'), RejectReason.SCHEMA_VIOLATION, "login.success"),
         (GOOD.replace(b"Z", b""), RejectReason.SCHEMA_VIOLATION, "login.event_time"),
     ],
