@@ -33,7 +33,6 @@ from schemas import ALERT_SCHEMA_VERSION, Alert
 from stream.dead_letters import DeadLetter, dead_letter
 from stream.decoding import RejectReason, Rejection, decode_event
 from stream.metrics import Metrics
-from stream.state_cache import StateCache
 from stream.ordering import (
     ReorderBuffer,
     SourceProgress,
@@ -124,7 +123,6 @@ def create_app(
     progress = SourceProgress(idle_after_s=settings.idle_partition_s)
     sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
     buffers: dict[int, ReorderBuffer] = {}
-    live_states: StateCache[AccountState] = StateCache(settings.state_cache_size)
 
     @app.agent(inputs, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
@@ -166,14 +164,10 @@ def create_app(
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(app: faust.App, revoked: set, **_: object) -> None:
-        """Views held for a partition that moved away are redelivered to its new owner.
-
-        Decoded states are dropped too: the table, restored from its changelog, is the truth.
-        """
+        """Views held for a partition that moved away are redelivered to its new owner."""
         for tp in revoked:
             if tp.topic == plan.accounts:
                 buffers.pop(tp.partition, None)
-        live_states.clear()
 
     @app.agent(accounts_topic, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
@@ -211,7 +205,7 @@ def create_app(
         states: dict[bytes, AccountState] = {}
         for event, message in ready:
             key = event.key
-            state = states.get(key) or live_states.get(key)
+            state = states.get(key)
             if state is None:
                 stored = account_table.get(key)
                 state = AccountState.from_bytes(stored) if stored else None
@@ -235,7 +229,6 @@ def create_app(
             states[key] = outcome.state
         for key, state in states.items():
             account_table[key] = state.to_bytes()
-            live_states.put(key, state)
 
     async def send_internal(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         """Straight to the producer: internal topics need none of Faust's per-message channel machinery."""

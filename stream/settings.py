@@ -73,7 +73,6 @@ class Settings(BaseSettings):
     config: Path | None = None
     max_message_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
     reorder_buffer_max: Annotated[int, Field(ge=100)] = 200_000
-    state_cache_size: Annotated[int, Field(ge=0)] = 100_000
     watermark_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
     idle_partition_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
     security: Security = Security()
