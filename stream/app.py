@@ -87,11 +87,20 @@ def create_app(
     alerts_topic = app.topic(plan.alerts, key_type=bytes, value_type=bytes)
     dlq_topic = app.topic(plan.dlq, key_type=bytes, value_type=bytes)
 
+    # Faust's RocksDB defaults (3 x 64 MB memtables and a 2 GB block cache per partition) would let
+    # memory grow for minutes and then far past a pod's limit; these bound it per partition.
+    rocksdb = {
+        "write_buffer_size": settings.rocksdb_write_buffer_mb * 2**20,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.rocksdb_block_cache_mb * 2**20,
+    }
     account_table = app.Table(
-        "account-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions
+        "account-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
+        options=rocksdb,
     )
     identifier_table = app.Table(
-        "identifier-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions
+        "identifier-state", default=None, key_type=bytes, value_type=bytes, partitions=settings.partitions,
+        options=rocksdb,
     )
 
     async def send_dead_letter(letter: DeadLetter, reason: RejectReason) -> None:

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     config: Path | None = None
     max_message_bytes: Annotated[int, Field(ge=1024)] = 1_000_000
     reorder_buffer_max: Annotated[int, Field(ge=100)] = 200_000
+    rocksdb_write_buffer_mb: Annotated[int, Field(ge=1, le=1024)] = 8
+    rocksdb_block_cache_mb: Annotated[int, Field(ge=1, le=8192)] = 8
     watermark_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
     idle_partition_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
     security: Security = Security()
