@@ -20,8 +20,8 @@ from faust.types import EventT
 from detectors import (
     AccountMessage,
     AccountState,
-    IdentifierHit,
     DetectorConfig,
+    IdentifierHit,
     IdentifierState,
     apply_account,
     apply_identifier,
