@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
+
+from tests.faults.harness import offline_alerts
+from tests.stream.worker_harness import MULEWATCH
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -67,3 +71,19 @@ def new_topic(kafka_admin: KafkaAdminClient, unique_name: Callable[[str], str]) 
         return name
 
     return create
+
+
+@pytest.fixture(scope="session")
+def bank(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
+    """The small simulated bank the worker and fault tests share, and the alert versions the offline engine raises on it."""
+    folder = tmp_path_factory.mktemp("bank")
+    events, labels = folder / "events.jsonl", folder / "labels.csv"
+    subprocess.run(
+        [MULEWATCH, "simulate", "--accounts", "300", "--days", "20", "--seed", "11", "--out", str(events),
+         "--labels", str(labels)],
+        check=True, capture_output=True,
+    )
+    lines = events.read_bytes().splitlines()
+    expected = offline_alerts(lines)
+    assert expected, "the simulated bank should raise alerts offline"
+    return lines, expected

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.stream.worker_harness import MULEWATCH, Deployment  # noqa: E402
+from tests.stream.worker_harness import MULEWATCH, Deployment, wait_ready  # noqa: E402
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -32,18 +32,6 @@ def scrape(port: int) -> dict[str, float]:
     for name in ("mulewatch_events_consumed_total", "mulewatch_detector_seconds_count", "mulewatch_alerts_published_total"):
         totals[name] = sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
     return totals
-
-
-def wait_ready(port: int, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("worker did not become ready")
 
 
 def run_worker(deployment: Deployment, total: int) -> tuple[float, float, dict[str, float]]:

@@ -1,4 +1,4 @@
-"""Fixtures of the fault tests: the simulated bank, deployments, and brokers the tests own.
+"""Fixtures of the fault tests: deployments, and brokers the tests own (the bank is in tests/conftest.py).
 
 The shared broker (``kafka_bootstrap``, from ``MULEWATCH_BROKER``) serves the tests that only break
 workers. The broker-restart test stops its broker, so it gets a private one; the security tests need
@@ -13,24 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.harness import BrokerInstance, offline_alerts
-from tests.stream.worker_harness import MULEWATCH, Deployment
-
-
-@pytest.fixture(scope="session")
-def bank(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
-    """The small simulated bank of the issue and the alert versions the offline engine raises on it."""
-    folder = tmp_path_factory.mktemp("bank")
-    events, labels = folder / "events.jsonl", folder / "labels.csv"
-    subprocess.run(
-        [MULEWATCH, "simulate", "--accounts", "300", "--days", "20", "--seed", "11", "--out", str(events),
-         "--labels", str(labels)],
-        check=True, capture_output=True,
-    )
-    lines = events.read_bytes().splitlines()
-    expected = offline_alerts(lines)
-    assert expected, "the simulated bank should raise alerts offline"
-    return lines, expected
+from tests.faults.harness import BrokerInstance
+from tests.stream.worker_harness import Deployment
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     from kafka import KafkaConsumer, TopicPartition
 
 from detectors import Engine, load_config
+from tests.stream.worker_harness import wait_ready  # noqa: F401 - the fault tests import it from here
 from schemas import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,20 +99,6 @@ class BrokerInstance:
 
     def stop(self) -> None:
         self._run("stop")
-
-
-def wait_ready(web_port: int, timeout: float = 90) -> float:
-    """Seconds until the worker's /readyz answers 200 (partitions assigned, recovery done)."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return time.monotonic() - started
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"worker on web port {web_port} not ready after {timeout}s")
 
 
 def read_topic(bootstrap: str, topic: str, *, until=None, max_s: float = 180, settle_s: float = 8,

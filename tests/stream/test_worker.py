@@ -17,8 +17,6 @@ import pytest
 
 from kafka import KafkaAdminClient
 
-from detectors import Engine, load_config
-from schemas import parse_event
 from tests.faults.harness import assert_same_alerts
 from tests.stream.worker_harness import MULEWATCH, Deployment, alert_versions, route_line
 
@@ -33,26 +31,6 @@ BAD_MESSAGES = [
     b"[1, 2, 3]",
     b"",
 ]
-
-
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
-    """A small simulated bank and the alert versions the offline engine raises on it."""
-    folder = tmp_path_factory.mktemp("sim")
-    events, labels = folder / "events.jsonl", folder / "labels.csv"
-    subprocess.run(
-        [MULEWATCH, "simulate", "--accounts", "300", "--days", "20", "--seed", "11", "--out", str(events),
-         "--labels", str(labels)],
-        check=True,
-    )
-    lines = events.read_bytes().splitlines()
-    engine = Engine(load_config())
-    expected = set()
-    for line in lines:
-        for alert in engine.process(parse_event(line)):
-            expected.add((alert.alert_id, alert.version))
-    assert expected, "the simulated bank should raise alerts offline"
-    return lines, expected
 
 
 @pytest.fixture
@@ -77,8 +55,8 @@ def wait_for_group(deployment: Deployment, seconds: float = 60) -> None:
     raise AssertionError("worker did not create its topics:\n" + deployment.workers[0].log()[-3000:])
 
 
-def test_worker_publishes_the_offline_alerts_and_dead_letters_bad_input(deployment, simulated):
-    lines, expected = simulated
+def test_worker_publishes_the_offline_alerts_and_dead_letters_bad_input(deployment, bank):
+    lines, expected = bank
     worker = deployment.start_worker()
     wait_for_group(deployment)
     spots = {len(lines) * (k + 1) // (len(BAD_MESSAGES) + 1): bad for k, bad in enumerate(BAD_MESSAGES)}
@@ -106,8 +84,8 @@ def test_worker_publishes_the_offline_alerts_and_dead_letters_bad_input(deployme
     print(f"\nworker e2e: {len(lines)} events in {elapsed:.1f}s incl. start-up -> {len(lines) / elapsed:.0f} events/s")
 
 
-def test_two_workers_split_partitions_and_publish_the_same_alerts(deployment, simulated):
-    lines, expected = simulated
+def test_two_workers_split_partitions_and_publish_the_same_alerts(deployment, bank):
+    lines, expected = bank
     deployment.start_worker(0)
     deployment.start_worker(1)
     wait_for_group(deployment)

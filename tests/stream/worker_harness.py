@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -161,6 +162,20 @@ class Deployment:
                 break
         consumer.close()
         return records
+
+
+def wait_ready(web_port: int, timeout: float = 90) -> float:
+    """Seconds until the worker's /readyz answers 200 (partitions assigned, recovery done)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"worker on web port {web_port} not ready after {timeout}s")
 
 
 def route_line(line: bytes) -> tuple[str, bytes, bytes]:
