@@ -1,10 +1,15 @@
 """Device and phone partitions: who used an identifier, and hits back to the accounts concerned.
 
 The state keeps the identifier's recent uses sorted by (event time, event id). A use is judged as
-of its own time (customers among uses within the window up to it); when the verdict holds, every
-account with a use in that window gets a hit whose id derives from (rule, identifier, account, use)
-and whose time is the use's. Adding uses can only add such hits, so delivering them late, twice or
-in another order leaves the accounts with the same set of hits.
+of its own time, on its *view*: the uses within the window up to it, each account's newest
+``max_entries_per_account`` of them, then the newest ``max_entries``. When the verdict holds, every
+account in the view gets a hit whose id derives from (rule, identifier, account, use) and whose
+time is the use's. A use that arrives late is inserted in place and the uses after it are judged
+again (same hit ids, the account keeps the newest judgement).
+
+The caps only drop uses older than the lateness behind the newest use: any use still to come
+(within the lateness) is newer than those, so a dropped use could not be in its view. The view of
+every use is therefore the same whatever the arrival order within the lateness, and so are the hits.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ TIME, EVENT_ID, ACCOUNT, CUSTOMER = range(4)
 class IdentifierState:
     """Recent uses of one device or phone, bounded by the rule's window and caps."""
 
-    __slots__ = ("kind", "key", "watermark", "entries", "customers", "per_account")
+    __slots__ = ("kind", "key", "watermark", "entries", "customers")
 
     def __init__(self, kind: str, key: str) -> None:
         self.kind = kind
@@ -34,21 +39,18 @@ class IdentifierState:
         self.watermark = 0
         self.entries: list[tuple[int, str, str, str]] = []
         self.customers: dict[str, int] = {}  # derived: uses per customer among the entries
-        self.per_account: dict[str, int] = {}  # derived: uses per account among the entries
 
     def _add(self, index: int, entry: tuple) -> None:
         self.entries.insert(index, entry)
         self.customers[entry[CUSTOMER]] = self.customers.get(entry[CUSTOMER], 0) + 1
-        self.per_account[entry[ACCOUNT]] = self.per_account.get(entry[ACCOUNT], 0) + 1
 
     def _drop(self, index: int) -> None:
-        entry = self.entries.pop(index)
-        for counts, key in ((self.customers, entry[CUSTOMER]), (self.per_account, entry[ACCOUNT])):
-            left = counts[key] - 1
-            if left:
-                counts[key] = left
-            else:
-                del counts[key]
+        customer = self.entries.pop(index)[CUSTOMER]
+        left = self.customers[customer] - 1
+        if left:
+            self.customers[customer] = left
+        else:
+            del self.customers[customer]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps([FORMAT, self.kind, self.key, self.watermark, self.entries])
@@ -86,30 +88,55 @@ def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, conf
     state._add(at, entry)
     if msg.time > state.watermark:
         state.watermark = msg.time
-    _enforce_bounds(state, rule, msg.account_id)
+    _enforce_bounds(state, rule)
     if len(state.customers) < rule.min_customers or entry not in entries:
         return IdentifierOutcome(state, [])
     return IdentifierOutcome(state, _hits_from(state, rule, bisect_left(entries, entry)))
 
 
-def _enforce_bounds(state: IdentifierState, rule, account_id: str) -> None:
+def _enforce_bounds(state: IdentifierState, rule) -> None:
+    """Drop uses no future view can hold: out of the window, or settled and beyond the caps."""
     entries = state.entries
     horizon = state.watermark - rule.window
     while entries and entries[0][TIME] < horizon:
         state._drop(0)
-    if state.per_account.get(account_id, 0) > rule.max_per_account:
-        state._drop(next(i for i, e in enumerate(entries) if e[ACCOUNT] == account_id))
-    if len(entries) > rule.max_entries:
+    settled = bisect_left(entries, (state.watermark - rule.settle,))
+    for index in reversed(_beyond_caps(entries[:settled], rule)):
+        state._drop(index)
+    while len(entries) > rule.hard_max_entries:
         state._drop(0)
 
 
+def _beyond_caps(uses: list[tuple], rule) -> list[int]:
+    """Indexes (ascending) of the uses outside the caps: per account newest first, then overall."""
+    per_account: dict[str, int] = {}
+    kept = 0
+    beyond = []
+    for index in range(len(uses) - 1, -1, -1):
+        account = uses[index][ACCOUNT]
+        per_account[account] = per_account.get(account, 0) + 1
+        if per_account[account] > rule.max_per_account or kept == rule.max_entries:
+            beyond.append(index)
+        else:
+            kept += 1
+    beyond.reverse()
+    return beyond
+
+
+def _view(entries: list[tuple], times: list[int], point: tuple, rule) -> list[tuple]:
+    """The uses ``point`` is judged on: within the window up to it, inside the caps."""
+    window = entries[bisect_left(times, point[TIME] - rule.window) : bisect_left(entries, point) + 1]
+    beyond = set(_beyond_caps(window, rule))
+    return [use for index, use in enumerate(window) if index not in beyond] if beyond else window
+
+
 def _hits_from(state: IdentifierState, rule, first: int) -> list[IdentifierHit]:
-    """Hits for every use from index ``first`` on whose window (which includes the new use) is shared."""
+    """Hits for every use from index ``first`` on whose view (which includes the new use) is shared."""
     entries = state.entries
     times = [e[TIME] for e in entries]
     hits = []
     for point in entries[first:]:
-        window = entries[bisect_left(times, point[TIME] - rule.window) : bisect_left(entries, point) + 1]
+        window = _view(entries, times, point, rule)
         customers = {e[CUSTOMER] for e in window}
         if len(customers) < rule.min_customers:
             continue
