@@ -7,9 +7,11 @@ account in the view gets a hit whose id derives from (rule, identifier, account,
 time is the use's. A use that arrives late is inserted in place and the uses after it are judged
 again (same hit ids, the account keeps the newest judgement).
 
-The caps only drop uses older than the lateness behind the newest use: any use still to come
-(within the lateness) is newer than those, so a dropped use could not be in its view. The view of
-every use is therefore the same whatever the arrival order within the lateness, and so are the hits.
+The caps shape the views only; the state keeps every use within the window up to twice
+``max_entries`` (oldest dropped first beyond that). Uses reach these partitions out of order from
+many account partitions (by days of event time when history is replayed at full speed), and a use
+dropped by a cap could be in the view of a use still to come. Below the hard bound the view of
+every use is therefore the same whatever the arrival order, and so are the hits.
 """
 
 from __future__ import annotations
@@ -95,14 +97,11 @@ def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, conf
 
 
 def _enforce_bounds(state: IdentifierState, rule) -> None:
-    """Drop uses no future view can hold: out of the window, or settled and beyond the caps."""
+    """Drop uses out of the window, then the oldest beyond the hard bound (a flood)."""
     entries = state.entries
     horizon = state.watermark - rule.window
     while entries and entries[0][TIME] < horizon:
         state._drop(0)
-    settled = bisect_left(entries, (state.watermark - rule.settle,))
-    for index in reversed(_beyond_caps(entries[:settled], rule)):
-        state._drop(index)
     while len(entries) > rule.hard_max_entries:
         state._drop(0)
 

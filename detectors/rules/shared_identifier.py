@@ -13,9 +13,8 @@ from detectors.eventtime import days, describe_duration
 class SharedIdentifierConfig(RuleConfig):
     min_customers: Count
     window_days: Days
-    #: Hard caps per identifier: entries kept, and entries kept per account (so one busy account
-    #: cannot push the others out of view).
-    #: Uses within the engine's lateness of the newest one are spared up to twice ``max_entries``.
+    #: Caps on the uses a verdict looks at: overall, and per account (so one busy account cannot
+    #: push the others out of view). The state holds at most twice ``max_entries`` uses.
     max_entries: Count
     max_entries_per_account: Count
     #: From this many customers the hit is the rule's strong form, weighted by the factor.
@@ -37,9 +36,7 @@ class SharedIdentifier:
         self.window = days(config.window_days)
         self.max_entries = config.max_entries
         self.max_per_account = config.max_entries_per_account
-        #: Uses newer than this behind the newest one may still be joined by earlier uses, so the
-        #: caps spare them; past twice the caps even they go (a flood), oldest first.
-        self.settle = runtime.lateness
+        #: The caps choose each use's view; the state keeps up to twice as many uses (see identifiers.py).
         self.hard_max_entries = 2 * config.max_entries
         self.max_evidence = runtime.max_evidence
 
