@@ -253,18 +253,33 @@ class AccountState:
                 seen[1] = time
             seen[2] |= flag
 
-    def put_hit(self, hit_id: str, hit: Hit, runtime: Runtime) -> bool:
-        """Add or refresh a rule hit; False if it was already there unchanged (nothing to rescore)."""
+    def put_hit(self, hit_id: str, hit: Hit) -> bool:
+        """Add or refresh a rule hit; False if it was already there unchanged (nothing to rescore).
+
+        The caps wait for ``cap_hits``, after scoring: a cross-key hit can arrive after newer hits
+        of its rule, and must be judged at its own time, as it was in order, before a cap drops it.
+        """
         if self.hits.get(hit_id) == hit:
             return False
         self.hits[hit_id] = hit
-        rule = hit[H_RULE]
-        same_rule = [(v[H_TIME], k) for k, v in self.hits.items() if v[H_RULE] == rule]
-        if len(same_rule) > runtime.max_hits_per_rule:
-            del self.hits[min(same_rule)[1]]
-        if len(self.hits) > runtime.max_hits:
-            del self.hits[min(self.hits, key=lambda k: (self.hits[k][H_TIME], k))]
-        return hit_id in self.hits
+        return True
+
+    def cap_hits(self, runtime: Runtime) -> None:
+        """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
+        hits = self.hits
+        if len(hits) <= runtime.max_hits_per_rule:
+            return
+        by_rule: dict[str, list[tuple[int, str]]] = {}
+        for hit_id, hit in hits.items():
+            by_rule.setdefault(hit[H_RULE], []).append((hit[H_TIME], hit_id))
+        for held in by_rule.values():
+            if len(held) > runtime.max_hits_per_rule:
+                held.sort()
+                for _, hit_id in held[: len(held) - runtime.max_hits_per_rule]:
+                    del hits[hit_id]
+        if len(hits) > runtime.max_hits:
+            for hit_id in sorted(hits, key=lambda k: (hits[k][H_TIME], k))[: len(hits) - runtime.max_hits]:
+                del hits[hit_id]
 
     # ---- queries used by rules and scoring -------------------------------------------------
 

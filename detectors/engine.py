@@ -58,7 +58,10 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     else:
         state.add_change(msg, runtime)
     _evaluate_from(state, time, runtime)
-    alerts = runtime.typologies.walk(state, time) if state.hits else []
+    if not state.hits:
+        return AccountOutcome(state, [], forwards)
+    alerts = runtime.typologies.walk(state, time)
+    state.cap_hits(runtime)
     return AccountOutcome(state, alerts, forwards)
 
 
@@ -66,9 +69,11 @@ def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutco
     """Store a cross-key hit; a re-sent one replaces the stored copy (its evidence may have grown)."""
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence), runtime):
+    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence)):
         return AccountOutcome(state, [], [], duplicate=True)
-    return AccountOutcome(state, runtime.typologies.walk(state, hit.time), [])
+    alerts = runtime.typologies.walk(state, hit.time)
+    state.cap_hits(runtime)
+    return AccountOutcome(state, alerts, [])
 
 
 def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessage]:
@@ -106,10 +111,10 @@ def _evaluate_from(state: AccountState, time: int, runtime) -> None:
             level, reason, evidence = finding
             hit = (anchor[TIME], rule_id, level, reason, evidence)
             hit_id = short_id(rule_id, anchor[EVENT_ID])
-            if state.put_hit(hit_id, hit, runtime):
+            if state.put_hit(hit_id, hit):
                 for deriver in runtime.derivers:
                     for derived_id, derived in deriver.derive(state, hit):
-                        state.put_hit(derived_id, derived, runtime)
+                        state.put_hit(derived_id, derived)
 
 
 @dataclass(slots=True)

@@ -239,3 +239,33 @@ def test_lookalike_family_of_four_sharing_a_tablet(run):
     result = run(events)
     assert "shared_device" in result.rules_hit("P1") and "pass_through" in result.rules_hit("P1")
     assert result.alerts == []
+
+
+def test_late_device_verdict_is_scored_before_the_hit_cap_can_drop_it(config):
+    """A cross-key hit that reaches the account after more newer hits of its rule than the cap
+    still raises what it raised in event-time order (the worker delivers such hits late)."""
+    from detectors import Engine, IdentifierHit, apply_account
+
+    day_ms = 86_400_000
+    verdict_ms = int(at(minutes=7 * 20 + 25).timestamp() * 1000)  # when the money left
+
+    def device_hit(n: int, time_ms: int) -> IdentifierHit:
+        return IdentifierHit("M1", f"use{n}", time_ms, f"hit{n}", "shared_device", 1,
+                             "device D used on accounts of 3 customers", (f"use{n}",))
+
+    def alerts_after(hits: list) -> set:
+        engine = Engine(config)
+        list(engine.process_all(sorted(collection_mule(), key=lambda e: e.event_time)))
+        state, raised = engine.accounts["M1"], set()
+        for hit in hits:
+            outcome = apply_account(state, hit, config)
+            state = outcome.state
+            raised |= {(a.alert_id, a.version, a.typology.value) for a in outcome.alerts}
+        return raised
+
+    early = device_hit(0, verdict_ms)
+    # Outside account_farm's 30-day window: these alone raise nothing.
+    later = [device_hit(n, verdict_ms + (31 + n) * day_ms) for n in range(1, config.limits.max_hits_per_rule + 1)]
+    in_order = alerts_after([early, *later])
+    assert {"account_farm", "account_rented"} <= {typology for _, _, typology in in_order}
+    assert alerts_after([*later, early]) == in_order
