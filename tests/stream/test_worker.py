@@ -17,7 +17,7 @@ import pytest
 
 from kafka import KafkaAdminClient
 
-from tests.faults.harness import assert_same_alerts
+from tests.faults.harness import assert_same_alerts, covers, read_topic
 from tests.stream.worker_harness import MULEWATCH, Deployment, alert_versions, route_line
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -67,7 +67,8 @@ def test_worker_publishes_the_offline_alerts_and_dead_letters_bad_input(deployme
             messages.append(("account_events", b"k", spots[i]))
     started = time.monotonic()
     deployment.produce_raw(messages)
-    alerts = deployment.read("alerts", idle_s=20)
+    alerts = read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected), settle_s=5,
+                        idle_s=25, max_s=240)
     elapsed = time.monotonic() - started
     published = alert_versions(alerts)
     assert worker.process.poll() is None, worker.log()[-3000:]
@@ -91,7 +92,8 @@ def test_two_workers_split_partitions_and_publish_the_same_alerts(deployment, ba
     wait_for_group(deployment)
     time.sleep(5)
     deployment.produce_events(lines)
-    published = alert_versions(deployment.read("alerts", idle_s=25))
+    published = alert_versions(read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected),
+                                          settle_s=5, idle_s=25, max_s=240))
     assert_same_alerts(published, expected)
     logs = [w.log() for w in deployment.workers]
     assert all(w.process.poll() is None for w in deployment.workers), logs
