@@ -15,7 +15,11 @@ after another in the same run so the ratios hold on a noisy machine, each row co
 
 Each run's clock starts at the last sample (every 0.25 s) before anything was consumed, so process
 start-up is excluded and the first rebalance is included: in the x2 run, events the first worker
-read before the second one joined may be read again, which the per-worker counts show.
+read before the second one joined may be read again, which the per-worker counts show. Beside
+events/s each row gives events per CPU-second of its own processes (the broker's not counted) and
+the cores they kept busy:
+the 2-core machine is shared, so wall-clock scaling says what this machine gave, and CPU-seconds
+say whether two workers spend more per event than one.
 
 Run with a broker up (``deploy/kafka/broker.sh start``); the defaults take about 3 minutes on 2 cores:
     .venv/bin/python tests/benchmarks/bench_worker.py [--bootstrap 127.0.0.1:9092 --accounts 2000 --days 15]
@@ -58,6 +62,7 @@ class Timing:
 
     ingested_s: float
     finished_s: float
+    cpu_s: float  # CPU seconds the measured processes used in between (start and last output)
     load: tuple[float, float]  # 1-minute load average at the start and at the end
 
 
@@ -65,36 +70,53 @@ class Timing:
 class Row:
     name: str
     events_per_s: float
+    events_per_cpu_s: float  # independent of what else the machine runs, unlike events_per_s
     load: tuple[float, float]
-    note: str
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def time_run(
-    sample: Callable[[], tuple[float, float]], total: int, settle_s: float, timeout_s: float, check: Callable[[], None]
+    sample: Callable[[], tuple[float, float]], total: int, settle_s: float, timeout_s: float,
+    processes: list[WorkerProcess],
 ) -> Timing:
     """Poll ``sample`` -> (events consumed, outputs made) until all events are in and outputs stop moving.
 
     The clock starts at the last sample with nothing consumed and stops at the last change of the
-    outputs, once they have been still for ``settle_s``; ``check`` raises when a process died.
+    outputs, once they have been still for ``settle_s``; the run fails as soon as a process exits.
     """
+    pids = [p.process.pid for p in processes]
     started = time.monotonic()
     deadline = started + timeout_s
     load_start = os.getloadavg()[0]
+    cpu_start = cpu_end = cpu_seconds(pids)
     ingested_at: float | None = None
     last_output, last_change = -1.0, started
     while True:
         now = time.monotonic()
-        check()
+        for p in processes:
+            if p.process.poll() is not None:
+                raise RuntimeError(f"process exited with {p.process.returncode}:\n{p.log()[-3000:]}")
+        cpu = cpu_seconds(pids)
         consumed, output = sample()
         if consumed == 0:
-            started = now
+            started, cpu_start = now, cpu
             load_start = os.getloadavg()[0]
         if ingested_at is None and consumed >= total:
             ingested_at = now
         if output != last_output:
-            last_output, last_change = output, now
+            last_output, last_change, cpu_end = output, now, cpu
         elif ingested_at is not None and now - max(last_change, ingested_at) >= settle_s:
-            return Timing(ingested_at - started, last_change - started, (load_start, os.getloadavg()[0]))
+            return Timing(
+                ingested_at - started, last_change - started, cpu_end - cpu_start, (load_start, os.getloadavg()[0])
+            )
         if now > deadline:
             raise TimeoutError(f"not done after {timeout_s:.0f}s: consumed {consumed:,.0f} of {total:,}, outputs {output:,.0f}")
         time.sleep(SAMPLE_S)
@@ -106,17 +128,6 @@ def scrape(port: int) -> dict[str, float]:
         name: sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
         for name in WORKER_METRICS
     }
-
-
-def alive(processes: list[WorkerProcess]) -> Callable[[], None]:
-    """A check that fails the run with the log's tail as soon as one of its processes has exited."""
-
-    def check() -> None:
-        for process in processes:
-            if process.process.poll() is not None:
-                raise RuntimeError(f"process exited with {process.process.returncode}:\n{process.log()[-3000:]}")
-
-    return check
 
 
 @dataclass
@@ -148,7 +159,7 @@ def run_workers(inputs: Deployment, count: int, total: int, timeout_s: float) ->
         )
 
     try:
-        timing = time_run(sample, total, settle_s=10, timeout_s=timeout_s, check=alive(workers))
+        timing = time_run(sample, total, settle_s=10, timeout_s=timeout_s, processes=workers)
     finally:
         deployment.stop_all()
     return WorkerRun(timing, latest)
@@ -179,7 +190,7 @@ def run_bare_faust(inputs: Deployment, total: int, timeout_s: float) -> Timing:
         return forwarded, forwarded
 
     try:
-        return time_run(sample, total, settle_s=0, timeout_s=timeout_s, check=alive([bare]))
+        return time_run(sample, total, settle_s=0, timeout_s=timeout_s, processes=[bare])
     finally:
         consumer.close()
         bare.stop()
@@ -187,14 +198,14 @@ def run_bare_faust(inputs: Deployment, total: int, timeout_s: float) -> Timing:
 
 async def plain_consumer(
     bootstrap: str, topics: list[str], total: int, min_s: float, timeout_s: float
-) -> tuple[float, int, tuple[float, float]]:
-    """Seconds and passes of a bare aiokafka loop rereading the whole backlog until ``min_s`` passed."""
+) -> tuple[Timing, int]:
+    """Timing and passes of a bare aiokafka loop rereading the whole backlog until ``min_s`` passed."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None)
     await consumer.start()
     load_start = os.getloadavg()[0]
-    started = time.monotonic()
+    started, cpu_start = time.monotonic(), time.process_time()
     passes = 0
     while passes == 0 or time.monotonic() - started < min_s:
         seen = 0
@@ -205,9 +216,9 @@ async def plain_consumer(
                 raise TimeoutError(f"aiokafka loop read {seen:,} of {total:,} events in pass {passes + 1}")
         passes += 1
         await consumer.seek_to_beginning()
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_start
     await consumer.stop()
-    return elapsed, passes, (load_start, os.getloadavg()[0])
+    return Timing(elapsed, elapsed, cpu, (load_start, os.getloadavg()[0])), passes
 
 
 def share(value: float, reference: float) -> str:
@@ -218,41 +229,41 @@ def share(value: float, reference: float) -> str:
 
 def print_table(rows: list[Row]) -> None:
     client, framework = rows[0].events_per_s, rows[1].events_per_s
-    print(f"| {'what':<52} | {'events/s':>9} | {'of aiokafka':>11} | {'of bare Faust':>13} | {'load 1m':>11} |")
-    print(f"| {'-' * 52} | {'-' * 9}:| {'-' * 11}:| {'-' * 13}:| {'-' * 11}:|")
+    print(f"| {'what':<52} | {'events/s':>9} | {'of aiokafka':>11} | {'of bare Faust':>13} "
+          f"| {'events/CPU-s':>12} | {'cores busy':>10} | {'load 1m':>11} |")
+    print(f"| {'-' * 52} | {'-' * 9}:| {'-' * 11}:| {'-' * 13}:| {'-' * 12}:| {'-' * 10}:| {'-' * 11}:|")
     for row in rows:
         load = f"{row.load[0]:.2f}-{row.load[1]:.2f}"
         print(f"| {row.name:<52} | {row.events_per_s:9,.0f} | {share(row.events_per_s, client):>11} "
-              f"| {share(row.events_per_s, framework):>13} | {load:>11} |")
+              f"| {share(row.events_per_s, framework):>13} | {row.events_per_cpu_s:12,.0f} "
+              f"| {row.events_per_s / row.events_per_cpu_s:10.2f} | {load:>11} |")
 
 
 def measure(args: argparse.Namespace, inputs: Deployment, total: int) -> list[Row]:
     """Every row, one after another; each printed as it finishes."""
     rows: list[Row] = []
 
-    def add(row: Row) -> None:
-        rows.append(row)
-        print(f"{row.name}: {row.events_per_s:,.0f} events/s; {row.note}", flush=True)
+    def add(name: str, events: int, timing: Timing, note: str) -> None:
+        rows.append(Row(name, events / timing.finished_s, events / timing.cpu_s, timing.load))
+        print(f"{name}: {rows[-1].events_per_s:,.0f} events/s, {rows[-1].events_per_cpu_s:,.0f} events per CPU-second; "
+              f"{note}", flush=True)
 
     topics = [inputs.topic("payments"), inputs.topic("account_events")]
-    client_s, passes, client_load = asyncio.run(plain_consumer(args.bootstrap, topics, total, args.min_client_s, args.timeout))
-    add(Row("plain aiokafka loop, count only (client ceiling)", passes * total / client_s, client_load,
-            f"{passes} passes over the backlog in {client_s:.1f}s"))
+    client, passes = asyncio.run(plain_consumer(args.bootstrap, topics, total, args.min_client_s, args.timeout))
+    add("plain aiokafka loop, count only (client ceiling)", passes * total, client,
+        f"{passes} passes over the backlog in {client.finished_s:.1f}s")
     bare = run_bare_faust(inputs, total, args.timeout)
-    add(Row("bare Faust, validate + forward (framework ceiling)", total / bare.finished_s, bare.load,
-            f"all forwarded in {bare.finished_s:.1f}s"))
+    add("bare Faust, validate + forward (framework ceiling)", total, bare, f"all forwarded in {bare.finished_s:.1f}s")
     for count in (1, 2):
         run = run_workers(inputs, count, total, args.timeout)
         consumed = [w["mulewatch_events_consumed_total"] for w in run.per_worker]
-        split = " + ".join(f"{c:,.0f}" for c in consumed) + f" ({sum(consumed) - total:,.0f} read twice)"
         views = sum(w["mulewatch_detector_seconds_count"] for w in run.per_worker)
         alerts = sum(w["mulewatch_alerts_published_total"] for w in run.per_worker)
-        add(Row(
-            f"mulewatch worker x{count}, all account views applied", total / run.timing.finished_s, run.timing.load,
+        add(f"mulewatch worker x{count}, all account views applied", total, run.timing,
             f"all ingested in {run.timing.ingested_s:.1f}s ({total / run.timing.ingested_s:,.0f} events/s), "
-            f"all applied in {run.timing.finished_s:.1f}s; events consumed per worker {split}; "
-            f"{views:,.0f} views applied, {alerts:,.0f} alerts",
-        ))
+            f"all applied in {run.timing.finished_s:.1f}s using {run.timing.cpu_s:.0f} CPU-s; events consumed per "
+            f"worker {' + '.join(f'{c:,.0f}' for c in consumed)} ({sum(consumed) - total:,.0f} read twice); "
+            f"{views:,.0f} views applied, {alerts:,.0f} alerts")
     return rows
 
 
@@ -288,7 +299,8 @@ def main() -> None:
 
     print_table(rows)
     client, one, two = rows[0].events_per_s, rows[2].events_per_s, rows[3].events_per_s
-    print(f"scaling: two workers / one worker = {two / one:.2f}x")
+    print(f"scaling: two workers / one worker = {two / one:.2f}x events/s, "
+          f"{rows[3].events_per_cpu_s / rows[2].events_per_cpu_s:.2f}x events per CPU-second")
     print(f"goal, worker x1 at least 30% of aiokafka: {'met' if one / client >= 0.30 else 'missed'} ({one / client:.1%})")
 
 
