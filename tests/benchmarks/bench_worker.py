@@ -17,9 +17,8 @@ Each run's clock starts at the last sample (every 0.25 s) before anything was co
 start-up is excluded and the first rebalance is included: in the x2 run, events the first worker
 read before the second one joined may be read again, which the per-worker counts show. Beside
 events/s each row gives events per CPU-second of its own processes (the broker's not counted) and
-the cores they kept busy:
-the 2-core machine is shared, so wall-clock scaling says what this machine gave, and CPU-seconds
-say whether two workers spend more per event than one.
+the cores they kept busy. The 2-core machine is shared: wall-clock scaling says what this machine
+gave, CPU-seconds say whether two workers spend more per event than one.
 
 Run with a broker up (``deploy/kafka/broker.sh start``); the defaults take about 3 minutes on 2 cores:
     .venv/bin/python tests/benchmarks/bench_worker.py [--bootstrap 127.0.0.1:9092 --accounts 2000 --days 15]
