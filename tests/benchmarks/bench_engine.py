@@ -5,7 +5,8 @@ Options: --accounts N --days D --repeats R --profile
 
 Generates a realistic stream in-process (ordinary accounts with salary, spending, logins; a few mule
 patterns: collection bursts, device farms, sold accounts), then measures in the same process:
-(a) parse only: JSON bytes -> schemas.parse_event; (b) engine only, all rules on, over the already
+(0) read only: the lines from a file (the I/O ceiling); (a) parse only: JSON bytes ->
+schemas.parse_event (the parsing ceiling); (b) engine only, all rules on, over the already
 parsed events; (c) parse + engine. Each is repeated and the median printed.
 """
 
@@ -17,6 +18,7 @@ import pstats
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -124,6 +126,14 @@ def main() -> None:
     lines = generate(args.accounts, args.days)
     parsed = [parse_event(line) for line in lines]
     count = len(lines)
+    folder = tempfile.TemporaryDirectory()
+    path = Path(folder.name) / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    def read_only():
+        """The I/O ceiling: the same events as lines of a file, read and nothing else."""
+        with open(path, "rb") as source:
+            return sum(1 for _ in source)
 
     def parse_only():
         return [parse_event(line) for line in lines]
@@ -140,11 +150,14 @@ def main() -> None:
             engine.process(parse_event(line))
         return engine
 
+    read_s, _ = timed(read_only, args.repeats)
+    folder.cleanup()
     parse_s, _ = timed(parse_only, args.repeats)
     engine_s, engine = timed(engine_only, args.repeats)
     both_s, _ = timed(parse_and_engine, args.repeats)
     sizes = sorted(len(s.to_bytes()) for s in engine.accounts.values())
     print(f"events: {count:,} ({args.accounts:,} accounts, {args.days} days), median of {args.repeats} runs")
+    print(f"(0) read lines only   {count / read_s:>12,.0f} events/s  ({read_s:.3f} s)")
     print(f"(a) parse only        {count / parse_s:>12,.0f} events/s  ({parse_s:.3f} s)")
     print(f"(b) engine only       {count / engine_s:>12,.0f} events/s  ({engine_s:.3f} s)")
     print(f"(c) parse + engine    {count / both_s:>12,.0f} events/s  ({both_s:.3f} s)")
