@@ -106,27 +106,20 @@ def _enforce_bounds(state: IdentifierState, rule) -> None:
         state._drop(0)
 
 
-def _beyond_caps(uses: list[tuple], rule) -> list[int]:
-    """Indexes (ascending) of the uses outside the caps: per account newest first, then overall."""
-    per_account: dict[str, int] = {}
-    kept = 0
-    beyond = []
-    for index in range(len(uses) - 1, -1, -1):
-        account = uses[index][ACCOUNT]
-        per_account[account] = per_account.get(account, 0) + 1
-        if per_account[account] > rule.max_per_account or kept == rule.max_entries:
-            beyond.append(index)
-        else:
-            kept += 1
-    beyond.reverse()
-    return beyond
-
-
 def _view(entries: list[tuple], times: list[int], point: tuple, rule) -> list[tuple]:
-    """The uses ``point`` is judged on: within the window up to it, inside the caps."""
+    """The uses ``point`` is judged on: within the window up to it, inside the caps (per account,
+    then overall, newest first)."""
     window = entries[bisect_left(times, point[TIME] - rule.window) : bisect_left(entries, point) + 1]
-    beyond = set(_beyond_caps(window, rule))
-    return [use for index, use in enumerate(window) if index not in beyond] if beyond else window
+    per_account: dict[str, int] = {}
+    view = []
+    for use in reversed(window):
+        held = per_account[use[ACCOUNT]] = per_account.get(use[ACCOUNT], 0) + 1
+        if held <= rule.max_per_account:
+            view.append(use)
+            if len(view) == rule.max_entries:
+                break
+    view.reverse()
+    return view
 
 
 def _hits_from(state: IdentifierState, rule, first: int) -> list[IdentifierHit]:
