@@ -13,20 +13,15 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer, TopicPartition
-
 from detectors import Engine, load_config
-from tests.stream.worker_harness import wait_ready  # noqa: F401 - the fault tests import it from here
+# The fault tests import these from here too.
+from tests.stream.worker_harness import alert_versions, read_topic, wait_ready  # noqa: F401
 from schemas import parse_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,50 +96,8 @@ class BrokerInstance:
         self._run("stop")
 
 
-def read_topic(bootstrap: str, topic: str, *, until=None, max_s: float = 180, settle_s: float = 8,
-               idle_s: float | None = None) -> list:
-    """Every record of ``topic`` from the start.
-
-    Stops ``settle_s`` after ``until(records)`` first holds (so extras and repeats are seen too), after
-    ``idle_s`` without news once records came (a loaded machine can take long for the first), or
-    at ``max_s``.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000,
-                             max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    deadline = time.monotonic() + max_s
-    try:
-        while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        records: list = []
-        met_at = None
-        last_news = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=500)
-            for part in batch.values():
-                records.extend(part)
-            now = time.monotonic()
-            if batch:
-                last_news = now
-            if met_at is None and until is not None and until(records):
-                met_at = now
-            if met_at is not None and now - met_at >= settle_s:
-                break
-            if idle_s is not None and records and now - last_news >= idle_s:
-                break
-        return records
-    finally:
-        consumer.close()
-
-
-def versions(records: list) -> set[tuple[str, int]]:
-    return {(a["alert_id"], a["version"]) for a in (orjson.loads(r.value) for r in records)}
-
-
 def covers(expected: set[tuple[str, int]]):
-    return lambda records: versions(records) >= expected
+    return lambda records: alert_versions(records) >= expected
 
 
 def offline_alerts(lines: list[bytes]) -> set[tuple[str, int]]:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.faults.harness import assert_exact_repeats, assert_same_alerts, covers, read_topic, versions, wait_ready
+from tests.faults.harness import alert_versions, assert_exact_repeats, assert_same_alerts, covers, read_topic, wait_ready
 from tests.stream.worker_harness import Deployment
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -38,7 +38,7 @@ def test_worker_rides_out_a_broker_restart(private_broker, bank, tmp_path, uniqu
         deployment.produce_events(lines[half:])
         records = read_topic(private_broker.bootstrap, deployment.topic("alerts"), until=covers(expected),
                              settle_s=5, idle_s=30, max_s=150)
-        published = versions(records)
+        published = alert_versions(records)
         print(f"\nbroker restart: broker unavailable for {outage:.0f}s; {len(records)} alert records, "
               f"{len(published)} distinct versions (offline {len(expected)})")
         assert worker.process.poll() is None, "worker did not survive the restart:\n" + worker.log()[-3000:]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.faults.harness import assert_exact_repeats, assert_same_alerts, covers, read_topic, versions, wait_ready
+from tests.faults.harness import alert_versions, assert_exact_repeats, assert_same_alerts, covers, read_topic, wait_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -35,14 +35,14 @@ def test_sigkill_at_three_points_loses_no_alert(deployment, bank):
         time.sleep(PROCESS_S)
         assert worker.process.poll() is None, worker.log()[-3000:]
         worker.kill()  # SIGKILL: no flush, no commit, no changelog write-out
-        published_so_far = len(versions(read_topic(deployment.bootstrap, alerts_topic, idle_s=1, max_s=10)))
+        published_so_far = len(alert_versions(read_topic(deployment.bootstrap, alerts_topic, idle_s=1, max_s=10)))
         timeline.append(f"life {part}: ready after {ready_s:.1f}s, events {lo}..{hi}, "
                         f"{published_so_far} alert versions published when killed")
         worker = deployment.start_worker(0)  # same data dir: data-0
 
     records = read_topic(deployment.bootstrap, alerts_topic, until=covers(expected), settle_s=5, idle_s=25, max_s=150)
     elapsed = time.monotonic() - started
-    published = versions(records)
+    published = alert_versions(records)
     print("\n" + "\n".join(timeline))
     print(f"crash test: {len(records)} alert records, {len(published)} distinct versions "
           f"(offline {len(expected)}) in {elapsed:.0f}s")

@@ -17,11 +17,11 @@ import pytest
 from stream.decoding import Rejection, decode_event
 from tests.faults.harness import (
     RssSampler,
+    alert_versions,
     assert_same_alerts,
     covers,
     offline_alerts,
     read_topic,
-    versions,
     wait_ready,
 )
 from tests.faults.hostile import bad_corpus, duplicates
@@ -91,7 +91,7 @@ def test_hostile_corpus_is_dead_lettered_and_valid_events_still_processed(deploy
     warm = sampler.rss_mb(since=warm_up_done)
     baseline = warm[0] if warm else float("nan")
     growth = max(warm) - baseline if warm else float("nan")
-    published = versions(alerts)
+    published = alert_versions(alerts)
     bad_values = Counter(value for _, value in corpus)
     lettered = Counter(r.value for r in letters)
     print(f"\nhostile: {len(corpus)} bad + {len(valid_stream)} valid ({len(resends)} re-sent ids) in {elapsed:.0f}s; "

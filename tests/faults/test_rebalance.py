@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.faults.harness import assert_exact_repeats, assert_same_alerts, covers, read_topic, versions, wait_ready
+from tests.faults.harness import alert_versions, assert_exact_repeats, assert_same_alerts, covers, read_topic, wait_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def test_worker_joins_and_leaves_mid_stream(deployment, bank):
 
     records = read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected),
                          settle_s=5, idle_s=30, max_s=150)
-    published = versions(records)
+    published = alert_versions(records)
     print(f"\nrebalance: {len(records)} alert records, {len(published)} distinct versions (offline {len(expected)})")
     print("second worker's changelog assignments:\n" + "\n".join(_assigned(joined_log)[:6]))
     assert first.process.poll() is None, first.log()[-3000:]

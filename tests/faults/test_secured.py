@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.faults.harness import assert_same_alerts, covers, offline_alerts, read_topic, versions, wait_ready
+from tests.faults.harness import alert_versions, assert_same_alerts, covers, offline_alerts, read_topic, wait_ready
 from tests.stream.worker_harness import MULEWATCH, Deployment
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -57,7 +57,7 @@ def test_worker_over_sasl_ssl_with_password_from_environment(secured, part_of_ba
     deployment.produce_events(lines)
     records = read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected),
                          settle_s=3, idle_s=25, max_s=120)
-    published = versions(records)
+    published = alert_versions(records)
     print(f"\nsecured worker: {len(published)} alert versions (offline {len(expected)})")
     assert worker.process.poll() is None, worker.log()[-3000:]
     assert "SASL_SSL" not in deployment.env["MULEWATCH_BROKER"]  # the URL is plain; security comes from settings
@@ -86,7 +86,7 @@ def test_replay_over_sasl_ssl_with_password_file(secured, part_of_bank, tmp_path
     records = read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected),
                          settle_s=1, idle_s=10, max_s=60)
     print(f"\nsecured replay: {result.stderr.strip().splitlines()[-1]}")
-    assert versions(records) == expected
+    assert alert_versions(records) == expected
     assert password not in result.stdout + result.stderr
 
 

@@ -136,32 +136,50 @@ class Deployment:
         """Send JSON event lines to the topic and key the worker expects."""
         return self.produce_raw(route_line(line) for line in lines)
 
-    def read(self, which: str, *, expect: int | None = None, idle_s: float = 15, max_s: float = 240) -> list:
-        """Read a topic from the start until ``expect`` records (or ``idle_s`` without news)."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000)
-        topic = self.topic(which)
-        deadline = time.monotonic() + max_s
+    def read(self, which: str, *, expect: int, max_s: float = 240) -> list:
+        """Read a topic from the start until ``expect`` records (or a worker crashed, or ``max_s``)."""
+        return read_topic(self.bootstrap, self.topic(which), until=lambda records: len(records) >= expect,
+                          settle_s=0, max_s=max_s, give_up=lambda: any(w.crashed() for w in self.workers))
+
+
+def read_topic(bootstrap: str, topic: str, *, until=None, max_s: float = 180, settle_s: float = 8,
+               idle_s: float | None = None, give_up=None) -> list:
+    """Every record of ``topic`` from the start.
+
+    Stops ``settle_s`` after ``until(records)`` first holds (so extras and repeats are seen too), after
+    ``idle_s`` without news once records came (a loaded machine can take long for the first), when
+    ``give_up()`` holds, or at ``max_s``.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=1000,
+                             max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    deadline = time.monotonic() + max_s
+    try:
         while not consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
             time.sleep(0.5)
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        records = []
+        records: list = []
+        met_at = None
         last_news = time.monotonic()
         while time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=500)
             for part in batch.values():
                 records.extend(part)
+            now = time.monotonic()
             if batch:
-                last_news = time.monotonic()
-            if expect is not None and len(records) >= expect:
+                last_news = now
+            if met_at is None and until is not None and until(records):
+                met_at = now
+            if met_at is not None and now - met_at >= settle_s:
                 break
-            if expect is None and time.monotonic() - last_news > idle_s:
+            if idle_s is not None and records and now - last_news >= idle_s:
                 break
-            if any(worker.crashed() for worker in self.workers):
+            if give_up is not None and give_up():
                 break
-        consumer.close()
         return records
+    finally:
+        consumer.close()
 
 
 def wait_ready(web_port: int, timeout: float = 90) -> float:
