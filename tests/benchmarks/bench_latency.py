@@ -49,7 +49,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_worker import scrape  # noqa: E402
+from tests.benchmarks.bench_worker import cpu_seconds, scrape  # noqa: E402
 from tests.stream.worker_harness import MULEWATCH, Deployment, route_line, wait_ready  # noqa: E402
 
 WARMUP_EVENTS = 2000  # sent at the rate and applied before the clock starts: start-up is not what we measure
@@ -235,9 +235,9 @@ def run_rate(args: argparse.Namespace, rate: float, tmp: Path) -> Result:
         if drain(worker.web_port, len(sent), args.drain_max) is None:
             raise SystemExit(f"the worker did not apply the {WARMUP_EVENTS:,} warm-up events in {args.drain_max:.0f} s")
         load_start = os.getloadavg()[0]
-        before, cpu_before = scrape(worker.web_port), cpu_seconds(worker.process.pid)
+        before, cpu_before = scrape(worker.web_port), cpu_seconds([worker.process.pid])
         sent.extend(asyncio.run(offer(args.bootstrap, topics, feed.routes[len(sent):], rate)))
-        after, cpu_after = scrape(worker.web_port), cpu_seconds(worker.process.pid)
+        after, cpu_after = scrape(worker.web_port), cpu_seconds([worker.process.pid])
         feed_s = sent[-1] - sent[WARMUP_EVENTS]
         drain_s = drain(worker.web_port, len(sent), args.drain_max)
         load = (load_start, os.getloadavg()[0])
@@ -299,12 +299,6 @@ def report(result: Result, args: argparse.Namespace) -> None:
     print(f"worker overall:         applied {result.applied_rate:,.0f} events/s ({how})")
     print(f"kept up:                {'yes' if result.kept_up else 'no'}: backlog at feed end {result.backlog:,} events,"
           f" last view applied {drained} after the feed ended")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:

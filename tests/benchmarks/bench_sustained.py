@@ -16,18 +16,17 @@ import argparse
 import csv
 import math
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.benchmarks.bench_worker import scrape  # noqa: E402
 from tests.stream.worker_harness import MULEWATCH, Deployment, route_line, wait_ready  # noqa: E402
 
 with warnings.catch_warnings():
@@ -35,11 +34,6 @@ with warnings.catch_warnings():
     from kafka import KafkaProducer  # noqa: E402
 
 EVENTS_PER_ACCOUNT_DAY = 2.0  # what `mulewatch simulate` produces, roughly (12,850 for 300 x 20)
-
-
-def consumed(port: int) -> float:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(v) for v in re.findall(r"^mulewatch_events_consumed_total(?:\{[^}]*\})? (\S+)$", text, re.M))
 
 
 def rss_mb(pid: int) -> float:
@@ -134,7 +128,7 @@ def main() -> None:
             if worker.process.poll() is not None:
                 raise SystemExit("worker died:\n" + worker.log()[-3000:])
             now = time.monotonic() - started
-            done = consumed(worker.web_port)
+            done = scrape(worker.web_port)["mulewatch_events_consumed_total"]
             rows.append({
                 "t_s": round(now, 1),
                 "offered": feeder.sent,
