@@ -252,12 +252,22 @@ client_check() {
         --bootstrap-server "$HOST:$KAFKA_PORT" >/dev/null 2>&1
 }
 
+# The process just launched is alive until it exits or is a zombie. Not
+# is_our_broker: on a busy machine the first check can come before the child
+# has exec'd java, when its command line is still this script's, and calling
+# that "exited" left a broker running that nobody stops.
+still_running() {
+    local state
+    state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+    [[ -n "$state" && "$state" != Z ]]
+}
+
 # Poll the TCP port from bash (cheap), then pay for a JVM-based client check;
 # repeat the client check only if the broker was still warming up.
 wait_until_ready() {
     local pid="$1" deadline=$((SECONDS + KAFKA_READY_TIMEOUT))
     while ((SECONDS < deadline)); do
-        if ! is_our_broker "$pid"; then
+        if ! still_running "$pid"; then
             rm -f "$PID_FILE"
             show_logs
             die "broker process $pid exited during startup"
