@@ -113,17 +113,22 @@ def _run(command: str, env: dict, tmp_path) -> tuple[subprocess.CompletedProcess
     return result, time.monotonic() - started
 
 
+def assert_failed_fast_in_one_line(result: subprocess.CompletedProcess, took: float, password: str) -> None:
+    """A non-zero exit within FAIL_FAST_S, one line of error, and the password nowhere in the output."""
+    assert result.returncode != 0
+    assert took < FAIL_FAST_S
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert password not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("command", ["worker", "replay"])
 def test_wrong_password_fails_fast_with_one_line(secured, command, tmp_path):
     deployment, password = secured
     env = {**deployment.env, "MULEWATCH_SECURITY__PASSWORD": password + "-wrong"}
     result, took = _run(command, env, tmp_path)
     print(f"\n{command}, wrong password: exit {result.returncode} after {took:.1f}s: {result.stderr.strip()}")
-    assert result.returncode != 0
-    assert took < FAIL_FAST_S
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert_failed_fast_in_one_line(result, took, password)
     assert "authentication" in result.stderr and "mulewatch" in result.stderr
-    assert password not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("command", ["worker", "replay"])
@@ -133,8 +138,5 @@ def test_untrusted_certificate_fails_fast_with_one_line(secured, command, tmp_pa
            "MULEWATCH_SECURITY__CAFILE": str(untrusted_cafile)}
     result, took = _run(command, env, tmp_path)
     print(f"\n{command}, untrusted certificate: exit {result.returncode} after {took:.1f}s: {result.stderr.strip()}")
-    assert result.returncode != 0
-    assert took < FAIL_FAST_S
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert_failed_fast_in_one_line(result, took, password)
     assert "certificate" in result.stderr and "not trusted" in result.stderr
-    assert password not in result.stdout + result.stderr
