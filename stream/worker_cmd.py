@@ -53,14 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_worker(settings, config, input_partitions: dict[str, int], loglevel: str) -> int:
     import faust
-    from faust.sensors.prometheus import setup_prometheus_sensors
 
     from stream.app import create_app
+    from stream.faust_sensor import setup_faust_sensor
     from stream.metrics import Metrics
 
     metrics = Metrics()
     app = create_app(settings, config, metrics, input_partitions)
-    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix="mulewatch_faust")
+    setup_faust_sensor(app, metrics.registry)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
