@@ -76,6 +76,7 @@ def create_app(
         broker_heartbeat_interval=1.0,
         producer_acks=-1,
         producer_linger=0.005,
+        producer_max_batch_size=262_144,
         producer_max_request_size=max(settings.max_message_bytes * 2, 1_048_576),
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,  # held views are unacknowledged and simply redelivered after a stop
