@@ -34,6 +34,7 @@ from stream.dead_letters import DeadLetter, dead_letter
 from stream.decoding import RejectReason, Rejection, decode_event
 from stream.metrics import Metrics
 from stream.ordering import (
+    Announcements,
     ReorderBuffer,
     SourceProgress,
     decode_watermark,
@@ -131,6 +132,7 @@ def create_app(
         )
 
     progress = SourceProgress(idle_after_s=settings.idle_partition_s)
+    announcements = Announcements(refresh_s=settings.watermark_refresh_s)
     sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
     buffers: dict[int, ReorderBuffer] = {}
 
@@ -159,11 +161,15 @@ def create_app(
     async def announce_watermarks() -> None:
         """Tell every account partition how far each of this worker's input partitions has got."""
         consumer = app.consumer
+        now = time.monotonic()
         for tp in consumer.assignment():
             if tp.topic not in plan.inputs:
                 continue
             source = source_name(tp.topic, tp.partition)
-            value = encode_watermark(source, progress.watermark(source, consumer.highwater(tp), time.monotonic()))
+            mark = progress.watermark(source, consumer.highwater(tp), now)
+            if not announcements.due(source, mark, now):
+                continue
+            value = encode_watermark(source, mark)
             for partition in range(settings.partitions):
                 await send_internal(plan.accounts, None, value, partition)
 
@@ -195,7 +201,9 @@ def create_app(
                     await dead_letter_failure(event, exc)
                     await stream.ack(event)
                     continue
-                ready = buffer.push(message.time, (event, message))
+                # A view every input partition has already passed (a device or phone hit coming
+                # back) goes out now, not at the next watermark, which may be a refresh away.
+                ready = buffer.push(message.time, (event, message)) + buffer.release()
             else:
                 buffer.mark(*mark)
                 ready = buffer.release()

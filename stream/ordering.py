@@ -77,6 +77,27 @@ class SourceProgress:
 
 
 @dataclass
+class Announcements:
+    """Which watermarks to send: a changed one at once, an unchanged one every ``refresh_s``.
+
+    Repeating unchanged watermarks tells an account partition's new owner (after a rebalance) how
+    far every input partition has got; repeating them on every tick made an idle worker write
+    (input partitions x account partitions) messages five times a second, forever.
+    """
+
+    refresh_s: float
+    _sent: dict[str, tuple[int | None, float]] = field(default_factory=dict)
+
+    def due(self, source: str, time_ms: int | None, now: float) -> bool:
+        """True if ``source``'s watermark should be sent now; records it as sent."""
+        sent = self._sent.get(source)
+        if sent is not None and sent[0] == time_ms and now - sent[1] < self.refresh_s:
+            return False
+        self._sent[source] = (time_ms, now)
+        return True
+
+
+@dataclass
 class ReorderBuffer(Generic[T]):
     """Items released in event-time order once the slowest known input partition has passed them."""
 

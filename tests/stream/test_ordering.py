@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from stream.ordering import (
     CAUGHT_UP,
+    Announcements,
     ReorderBuffer,
     SourceProgress,
     decode_watermark,
@@ -75,3 +76,15 @@ def test_source_time_never_goes_back():
     progress.advance("p:0", 1000, offset=1, now=1.0)
     progress.advance("p:0", 900, offset=2, now=1.1)
     assert progress.watermark("p:0", highwater=100, now=1.2) == 1000
+
+
+def test_a_changed_watermark_is_sent_at_once_an_unchanged_one_only_every_refresh():
+    announcements = Announcements(refresh_s=5.0)
+    assert announcements.due("p:0", 100, now=0.0)
+    assert not announcements.due("p:0", 100, now=4.9)
+    assert announcements.due("p:0", 120, now=5.0)  # moved on
+    assert announcements.due("p:1", 100, now=5.0)  # another partition has its own record
+    assert not announcements.due("p:0", 120, now=9.9)
+    assert announcements.due("p:0", 120, now=10.0)  # repeated for a partition's new owner
+    assert announcements.due("p:0", CAUGHT_UP, now=10.1)
+    assert not announcements.due("p:0", CAUGHT_UP, now=12.0)
