@@ -37,8 +37,8 @@ from stream.ordering import (
     Announcements,
     ReorderBuffer,
     SourceProgress,
-    decode_watermark,
-    encode_watermark,
+    decode_watermarks,
+    encode_watermarks,
     event_time_ms,
     source_name,
 )
@@ -159,17 +159,23 @@ def create_app(
 
     @app.timer(interval=settings.watermark_interval_s)
     async def announce_watermarks() -> None:
-        """Tell every account partition how far each of this worker's input partitions has got."""
+        """Tell every account partition how far each of this worker's input partitions has got.
+
+        One message per account partition carries all of them, so the tick can be short (it bounds
+        the latency) without multiplying the records by the number of input partitions.
+        """
         consumer = app.consumer
         now = time.monotonic()
+        marks = {}
         for tp in consumer.assignment():
             if tp.topic not in plan.inputs:
                 continue
             source = source_name(tp.topic, tp.partition)
             mark = progress.watermark(source, consumer.highwater(tp), now)
-            if not announcements.due(source, mark, now):
-                continue
-            value = encode_watermark(source, mark)
+            if announcements.due(source, mark, now):
+                marks[source] = mark
+        if marks:
+            value = encode_watermarks(marks)
             for partition in range(settings.partitions):
                 await send_internal(plan.accounts, None, value, partition)
 
@@ -193,8 +199,8 @@ def create_app(
             buffer = buffers.get(partition)
             if buffer is None:
                 buffer = buffers[partition] = ReorderBuffer(sources, settings.reorder_buffer_max)
-            mark = decode_watermark(event.value)
-            if mark is None:
+            marks = decode_watermarks(event.value)
+            if marks is None:
                 try:
                     message = decode_message(event.value)
                 except ValueError as exc:
@@ -205,7 +211,8 @@ def create_app(
                 # back) goes out now, not at the next watermark, which may be a refresh away.
                 ready = buffer.push(message.time, (event, message)) + buffer.release()
             else:
-                buffer.mark(*mark)
+                for source, time_ms in marks.items():
+                    buffer.mark(source, time_ms)
                 ready = buffer.release()
                 await stream.ack(event)
             await apply_batch(ready)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -25,20 +25,26 @@ T = TypeVar("T")
 
 #: Watermark of an input partition that has nothing left to read: it holds nothing back.
 CAUGHT_UP = None
-_WATERMARK_PREFIX = b"W"
+#: One message carries every watermark a worker announces in a tick: {source: time_ms or null}.
+_MARKS_PREFIX = b"M"
+#: The one-source form ([source, time_ms]) of workers before the combined message; still read, so
+#: that workers of both versions can share a deployment during a rolling upgrade.
+_SINGLE_MARK_PREFIX = b"W"
 
 
-def encode_watermark(source: str, time_ms: int | None) -> bytes:
-    """A watermark message: ``source`` (topic:partition) has forwarded every event up to ``time_ms``."""
-    return _WATERMARK_PREFIX + orjson.dumps([source, time_ms])
+def encode_watermarks(marks: Mapping[str, int | None]) -> bytes:
+    """A watermark message: each source (topic:partition) has forwarded every event up to its time."""
+    return _MARKS_PREFIX + orjson.dumps(marks)
 
 
-def decode_watermark(value: bytes) -> tuple[str, int | None] | None:
-    """The (source, time) of a watermark message, or None when ``value`` is not one."""
-    if not value.startswith(_WATERMARK_PREFIX):
-        return None
-    source, time_ms = orjson.loads(value[1:])
-    return source, time_ms
+def decode_watermarks(value: bytes) -> dict[str, int | None] | None:
+    """The {source: time} of a watermark message, or None when ``value`` is not one."""
+    if value.startswith(_MARKS_PREFIX):
+        return orjson.loads(value[1:])
+    if value.startswith(_SINGLE_MARK_PREFIX):
+        source, time_ms = orjson.loads(value[1:])
+        return {source: time_ms}
+    return None
 
 
 def event_time_ms(event: InputEvent) -> int:
@@ -81,8 +87,8 @@ class Announcements:
     """Which watermarks to send: a changed one at once, an unchanged one every ``refresh_s``.
 
     Repeating unchanged watermarks tells an account partition's new owner (after a rebalance) how
-    far every input partition has got; repeating them on every tick made an idle worker write
-    (input partitions x account partitions) messages five times a second, forever.
+    far every input partition has got; repeating them on every tick would make an idle worker write
+    a message to every account partition 20 times a second, forever.
     """
 
     refresh_s: float

@@ -7,15 +7,20 @@ from stream.ordering import (
     Announcements,
     ReorderBuffer,
     SourceProgress,
-    decode_watermark,
-    encode_watermark,
+    decode_watermarks,
+    encode_watermarks,
 )
 
 
 def test_watermark_message_round_trips_and_is_told_apart_from_views():
-    assert decode_watermark(encode_watermark("payments:3", 1_700_000_000_000)) == ("payments:3", 1_700_000_000_000)
-    assert decode_watermark(encode_watermark("payments:3", CAUGHT_UP)) == ("payments:3", None)
-    assert decode_watermark(b'["P","A1","e1",1]') is None
+    marks = {"payments:3": 1_700_000_000_000, "account-events:0": CAUGHT_UP}
+    assert decode_watermarks(encode_watermarks(marks)) == marks
+    assert decode_watermarks(b'["P","A1","e1",1]') is None
+
+
+def test_the_one_source_watermark_of_older_workers_is_still_read():
+    assert decode_watermarks(b'W["payments:3",1700000000000]') == {"payments:3": 1_700_000_000_000}
+    assert decode_watermarks(b'W["payments:3",null]') == {"payments:3": CAUGHT_UP}
 
 
 def test_nothing_is_released_until_every_input_partition_reported():
