@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import orjson
 from pydantic import ValidationError
 
 from schemas import Alert

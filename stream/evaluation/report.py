@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from datetime import datetime, timezone
+from datetime import datetime
 
 from stream.evaluation.metrics import Evaluation, _fmt
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from random import Random
 
 from stream.simulation.clock import DAY, HOUR, MINUTE
-from stream.simulation.emit import Emitter, party
+from stream.simulation.emit import Emitter
 from stream.simulation.world import OPERATOR_COUNTRIES, World
 
 NEVER = 1 << 30

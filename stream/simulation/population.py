@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from stream.simulation.clock import DAY, HOUR, MINUTE
+from stream.simulation.clock import DAY, HOUR
 from stream.simulation.emit import party
 from stream.simulation.world import TRAVEL_COUNTRIES, World
 

@@ -157,7 +157,7 @@ def main() -> None:
     rss = [r["rss_mb"] for r in warm] or [float("nan")]
     backlog = [r["backlog_events"] for r in warm] or [0]
     rates = [r["processed_per_s"] for r in warm] or [0.0]
-    print(f"\n| offered rate | duration | RSS after 1 min | RSS at end | max RSS | max backlog | mean processed rate |")
+    print("\n| offered rate | duration | RSS after 1 min | RSS at end | max RSS | max backlog | mean processed rate |")
     print("|---|---|---|---|---|---|---|")
     print(f"| {args.rate:.0f} events/s | {args.minutes:.0f} min | {rss[0]:.0f} MB | {rss[-1]:.0f} MB | {max(rss):.0f} MB "
           f"| {max(backlog):,} events | {sum(rates) / len(rates):,.0f} events/s |")
