@@ -88,7 +88,7 @@ class Announcements:
 
     Repeating unchanged watermarks tells an account partition's new owner (after a rebalance) how
     far every input partition has got; repeating them on every tick would make an idle worker write
-    a message to every account partition 20 times a second, forever.
+    a message to every account partition on every tick (5 times a second by default), forever.
     """
 
     refresh_s: float

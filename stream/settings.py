@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     reorder_buffer_max: Annotated[int, Field(ge=100)] = 200_000
     rocksdb_write_buffer_mb: Annotated[int, Field(ge=1, le=1024)] = 8
     rocksdb_block_cache_mb: Annotated[int, Field(ge=1, le=8192)] = 8
-    watermark_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.05
+    watermark_interval_s: Annotated[float, Field(gt=0, le=60)] = 0.2
     watermark_refresh_s: Annotated[float, Field(gt=0, le=600)] = 5.0
     idle_partition_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
     security: Security = Security()
