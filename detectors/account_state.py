@@ -267,7 +267,7 @@ class AccountState:
     def cap_hits(self, runtime: Runtime) -> None:
         """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
         hits = self.hits
-        if len(hits) <= runtime.max_hits_per_rule:
+        if len(hits) <= min(runtime.max_hits_per_rule, runtime.max_hits):
             return
         by_rule: dict[str, list[tuple[int, str]]] = {}
         for hit_id, hit in hits.items():

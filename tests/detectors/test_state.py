@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from detector_events import at, opened, pay_in, pay_out
 from scenarios import collection_mule, ordinary_history
 from test_typologies import farm_events
@@ -123,3 +125,11 @@ def test_serializing_between_every_message_changes_nothing(config):
 
     assert [a.model_dump() for a in BytesEngine(config).process_all(events)] == expected
     assert expected
+
+
+def test_hit_caps_hold_when_the_overall_cap_is_below_the_per_rule_cap():
+    state = AccountState("A")
+    for n in range(5):
+        state.put_hit(f"h{n}", (1_000 * n, "fan_in", 1, "reason", ("e",)))
+    state.cap_hits(SimpleNamespace(max_hits=3, max_hits_per_rule=8))
+    assert sorted(state.hits) == ["h2", "h3", "h4"]  # the newest three
