@@ -207,9 +207,7 @@ def create_app(
                     await dead_letter_failure(event, exc)
                     await stream.ack(event)
                     continue
-                # A view every input partition has already passed (a device or phone hit coming
-                # back) goes out now, not at the next watermark, which may be a refresh away.
-                ready = buffer.push(message.time, (event, message)) + buffer.release()
+                ready = buffer.push(message.time, (event, message))
             else:
                 for source, time_ms in marks.items():
                     buffer.mark(source, time_ms)

@@ -113,21 +113,27 @@ class ReorderBuffer(Generic[T]):
     _marks: dict[str, int | None] = field(default_factory=dict)
     _heap: list[tuple[int, int, T]] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=itertools.count)
+    _limit: float = float("-inf")  # watermark() as of the last mark, read on every push
 
     def __len__(self) -> int:
         return len(self._heap)
 
     def push(self, time_ms: int, item: T) -> list[T]:
-        """Hold one item; returns the oldest items forced out when the buffer is over its bound."""
+        """Hold one item; returns what is ready now, oldest first: items forced out when the buffer
+        is over its bound, or, when every input partition has already passed this item (a device or
+        phone hit coming back), the items up to the watermark, so it need not wait for the next mark."""
         heapq.heappush(self._heap, (time_ms, next(self._seq), item))
         forced = []
         while len(self._heap) > self.max_items:
             forced.append(heapq.heappop(self._heap)[2])
         self.forced += len(forced)
+        if time_ms <= self._limit:
+            return forced + self.release()
         return forced
 
     def mark(self, source: str, time_ms: int | None) -> None:
         self._marks[source] = time_ms
+        self._limit = self.watermark()
 
     def watermark(self) -> float:
         """Event time every known input partition has passed; -inf until all have reported."""
@@ -138,7 +144,7 @@ class ReorderBuffer(Generic[T]):
 
     def release(self) -> list[T]:
         """Items at or before the watermark, oldest first."""
-        limit = self.watermark()
+        limit = self._limit
         ready = []
         while self._heap and self._heap[0][0] <= limit:
             ready.append(heapq.heappop(self._heap)[2])

@@ -93,3 +93,13 @@ def test_a_changed_watermark_is_sent_at_once_an_unchanged_one_only_every_refresh
     assert announcements.due("p:0", 120, now=10.0)  # repeated for a partition's new owner
     assert announcements.due("p:0", CAUGHT_UP, now=10.1)
     assert not announcements.due("p:0", CAUGHT_UP, now=12.0)
+
+
+def test_an_item_every_partition_has_passed_comes_back_at_once_after_older_ones():
+    buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
+    buffer.mark("p:0", 50)
+    assert buffer.push(10, "early") == []  # p:1 has not reported: nothing is known to be passed
+    buffer.mark("p:1", 40)
+    assert buffer.push(45, "held") == []  # not passed yet
+    assert buffer.push(20, "hit") == ["early", "hit"]  # passed: out now, the older held item first
+    assert len(buffer) == 1
