@@ -11,7 +11,6 @@ messages are all it carries when nothing comes in) and its CPU time are read ``-
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_worker import cpu_seconds, delete_topics  # noqa: E402
+from tests.benchmarks.bench_worker import DEFAULT_BOOTSTRAP, cpu_seconds, delete_topics  # noqa: E402
 from tests.stream.worker_harness import Deployment, wait_ready  # noqa: E402
 
 with warnings.catch_warnings():
@@ -31,7 +30,7 @@ with warnings.catch_warnings():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", default=os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092").partition("://")[2])
+    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, help="host:port [from MULEWATCH_BROKER]")
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--warmup-s", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=30.0)

@@ -49,7 +49,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_worker import cpu_seconds, scrape  # noqa: E402
+from tests.benchmarks.bench_worker import DEFAULT_BOOTSTRAP, cpu_seconds, scrape  # noqa: E402
 from tests.stream.worker_harness import MULEWATCH, Deployment, route_line, wait_ready  # noqa: E402
 
 WARMUP_EVENTS = 2000  # sent at the rate and applied before the clock starts: start-up is not what we measure
@@ -307,7 +307,7 @@ def loadavg() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", default=os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092").partition("://")[2])
+    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, help="host:port [from MULEWATCH_BROKER]")
     parser.add_argument("--rates", type=float, nargs="+", default=[1000.0, 5000.0], help="offered events/s")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured feed per rate (default 20)")
     parser.add_argument("--drain-max", type=float, default=180.0, help="longest wait for the worker to catch up")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_worker import scrape  # noqa: E402
+from tests.benchmarks.bench_worker import DEFAULT_BOOTSTRAP, scrape  # noqa: E402
 from tests.stream.worker_harness import MULEWATCH, Deployment, route_line, wait_ready  # noqa: E402
 
 with warnings.catch_warnings():
@@ -90,7 +89,7 @@ def plot(rows: list[dict], path: Path, rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", default=os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092").partition("://")[2])
+    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, help="host:port [from MULEWATCH_BROKER]")
     parser.add_argument("--rate", type=float, default=300.0, help="offered events/s (default 300)")
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", type=float, default=5.0, help="sampling interval in seconds")

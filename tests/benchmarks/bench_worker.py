@@ -51,6 +51,8 @@ with warnings.catch_warnings():
     from kafka.admin import NewTopic  # noqa: E402
 
 SAMPLE_S = 0.25
+#: host:port of the broker the benchmarks use: MULEWATCH_BROKER's, as the tests do, else the local default.
+DEFAULT_BOOTSTRAP = os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092").partition("://")[2]
 BARE_FAUST = Path(__file__).with_name("bare_faust.py")
 WORKER_METRICS = ("mulewatch_events_consumed_total", "mulewatch_detector_seconds_count", "mulewatch_alerts_published_total")
 
@@ -277,7 +279,7 @@ def measure(args: argparse.Namespace, inputs: Deployment, total: int) -> list[Ro
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bootstrap", default=os.environ.get("MULEWATCH_BROKER", "kafka://127.0.0.1:9092").partition("://")[2])
+    parser.add_argument("--bootstrap", default=DEFAULT_BOOTSTRAP, help="host:port [from MULEWATCH_BROKER]")
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--days", type=int, default=15)
     parser.add_argument("--partitions", type=int, default=4)
