@@ -30,9 +30,6 @@ from stream.replay import (
     replay,
 )
 
-#: Attribute names under which the engine or its config may state the allowed lateness.
-_LATENESS_NAMES = ("lateness", "allowed_lateness", "max_lateness", "lateness_seconds", "allowed_lateness_seconds",
-                   "lateness_s")
 _SHOWN_REJECTS = 20
 
 
@@ -64,17 +61,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", default=None, help="kafka://host:port (default MULEWATCH_BROKER or settings)")
 
 
-def _lateness(engine, config, flag: float | None) -> timedelta:
+def _lateness(config, flag: float | None) -> timedelta:
+    """How far input may go back in event time: the flag, else the engine's own lateness (the
+    engine applies such events in order), else none (parse-only and republish have no engine)."""
     if flag is not None:
         return timedelta(seconds=flag)
-    for holder in (engine, config, getattr(config, "engine", None), getattr(config, "stream", None)):
-        for name in _LATENESS_NAMES:
-            value = getattr(holder, name, None) if holder is not None else None
-            if isinstance(value, timedelta):
-                return value
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return timedelta(seconds=value)
-    return timedelta(0)
+    return timedelta(seconds=config.engine.lateness_seconds if config is not None else 0)
 
 
 def _usage(message: str) -> int:
@@ -101,11 +93,8 @@ def run(args: argparse.Namespace) -> int:
     engine = config = None
     process = None
     if not (args.republish or args.parse_only):
-        try:
-            from detectors import Engine, load_config
-        except ImportError as exc:
-            print(f"replay: the detector engine is not available: {exc}", file=sys.stderr)
-            return 1
+        from detectors import Engine, load_config
+
         try:
             config = load_config(args.config) if args.config is not None else load_config()
         except Exception as exc:  # noqa: BLE001 - any config error is fatal and reported on one line
@@ -113,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         engine = Engine(config)
         process = engine.process
-    lateness = _lateness(engine, config, args.lateness)
+    lateness = _lateness(config, args.lateness)
 
     settings = None
     producer = None
@@ -163,12 +152,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Progress("replay") as progress:
             replay(ordered, process, sinks, rejects, summary, progress.update, show_reject, republisher)
-            final = _drain(engine)
-            if final:
-                summary.alerts += len(final)
-                for sink in sinks:
-                    sink.alerts(final)
-                progress.update(0, len(final))
         ok = True
     except OutOfOrder as exc:
         print(f"replay: refused unordered input: {exc}", file=sys.stderr)
@@ -198,10 +181,9 @@ def run(args: argparse.Namespace) -> int:
         + (" [sorted in memory]" if summary.sorted_in_memory else ""),
         file=sys.stderr,
     )
-    stats = getattr(engine, "stats", None)
-    if stats is not None and (getattr(stats, "late", 0) or getattr(stats, "duplicates", 0)):
-        print(f"replay: the engine dropped {getattr(stats, 'late', 0)} late and {getattr(stats, 'duplicates', 0)} "
-              "duplicate events", file=sys.stderr)
+    if engine is not None and (engine.stats.late or engine.stats.duplicates):
+        print(f"replay: the engine dropped {engine.stats.late} late and {engine.stats.duplicates} duplicate events",
+              file=sys.stderr)
     if summary.rejects:
         print(f"replay: rejects written to {rejects_path}", file=sys.stderr)
     if not ok:
@@ -213,16 +195,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"replay: alerts -> {args.out}", file=sys.stderr)
     return 0
-
-
-def _drain(engine) -> list:
-    """Alerts an engine holds back until the end of input, if it has such a method."""
-    for name in ("flush", "finish", "close"):
-        method = getattr(engine, name, None)
-        if callable(method):
-            result = method()
-            return [a for a in result] if result else []
-    return []
 
 
 def _producer(settings):
