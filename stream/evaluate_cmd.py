@@ -29,7 +29,6 @@ def run(args: argparse.Namespace) -> int:
     if len(rejected) > 10:
         print(f"evaluate: ... and {len(rejected) - 10} more invalid alert lines", file=sys.stderr)
     result = evaluate(labels, alerts, days=args.days, alert_versions=versions, top_false_positives=args.top_fp)
-    result.rejected_alert_lines = rejected
     print(table(result))
     if args.report is not None:
         from stream.evaluation.report import render

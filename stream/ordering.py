@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -149,7 +149,3 @@ class ReorderBuffer(Generic[T]):
         while self._heap and self._heap[0][0] <= limit:
             ready.append(heapq.heappop(self._heap)[2])
         return ready
-
-    def drain(self) -> Iterable[T]:
-        while self._heap:
-            yield heapq.heappop(self._heap)[2]

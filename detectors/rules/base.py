@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from detectors.config_types import RuleConfig
-
 if TYPE_CHECKING:
     from detectors.account_state import AccountState
     from detectors.runtime import Runtime
@@ -26,7 +24,6 @@ class Rule:
     """
 
     rule_id: ClassVar[str]
-    config_model: ClassVar[type[RuleConfig]]
     on_inflow: ClassVar[bool] = False
     on_outflow: ClassVar[bool] = False
 

@@ -34,7 +34,6 @@ class ControlChangeOutflow(Rule):
     """Fires on an outflow when outflows since a control change within the window reach the floor."""
 
     rule_id = "control_change_outflow"
-    config_model = ControlChangeOutflowConfig
     on_outflow = True
 
     def __init__(self, config: ControlChangeOutflowConfig, runtime) -> None:

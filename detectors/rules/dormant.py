@@ -31,7 +31,6 @@ class DormantReactivation(Rule):
     the silence ended reaches ``inflow_multiple`` x the prior monthly average (and the floor)."""
 
     rule_id = "dormant_reactivation"
-    config_model = DormantReactivationConfig
     on_inflow = True
 
     def __init__(self, config: DormantReactivationConfig, runtime) -> None:

@@ -77,7 +77,6 @@ class FanIn(_Fan):
     """Collection: many different senders, mostly first-time counterparties, in a short window."""
 
     rule_id = "fan_in"
-    config_model = FanInConfig
     on_inflow = True
     noun, verb = "senders", "paid in"
 
@@ -89,7 +88,6 @@ class FanOut(_Fan):
     """Dispersal: many different beneficiaries, mostly new, in a short window."""
 
     rule_id = "fan_out"
-    config_model = FanOutConfig
     on_outflow = True
     outgoing = True
     noun, verb = "beneficiaries", "were paid"

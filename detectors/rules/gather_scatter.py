@@ -18,8 +18,6 @@ class GatherScatter:
     before it. Hit id derives from the fan-out hit's, so re-deriving it is idempotent."""
 
     rule_id = "gather_scatter"
-    config_model = GatherScatterConfig
-    high_weight_factor = 1.0
 
     def __init__(self, config: GatherScatterConfig, runtime) -> None:
         self.window = hours(config.window_hours)

@@ -21,7 +21,6 @@ class NewAccountHeavyUse(Rule):
     Silent when the feed never said when the account was opened."""
 
     rule_id = "new_account_heavy_use"
-    config_model = NewAccountHeavyUseConfig
     on_inflow = True
     on_outflow = True
 

@@ -19,7 +19,6 @@ class NewBeneficiaryPaid(Rule):
     that beneficiary since it was added reach the floor."""
 
     rule_id = "new_beneficiary_paid"
-    config_model = NewBeneficiaryPaidConfig
     on_outflow = True
 
     def __init__(self, config: NewBeneficiaryPaidConfig, runtime) -> None:

@@ -39,7 +39,6 @@ class PassThrough(Rule):
     """
 
     rule_id = "pass_through"
-    config_model = PassThroughConfig
     on_outflow = True
 
     def __init__(self, config: PassThroughConfig, runtime) -> None:

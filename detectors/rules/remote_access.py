@@ -25,7 +25,6 @@ class RemoteAccess(Rule):
     reordered access can only add suspicious accesses. Silent without countries."""
 
     rule_id = "remote_access"
-    config_model = RemoteAccessConfig
     on_outflow = True
 
     def __init__(self, config: RemoteAccessConfig, runtime) -> None:

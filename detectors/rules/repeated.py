@@ -29,8 +29,6 @@ class RepeatedPassThrough:
 
     rule_id = "repeated_pass_through"
     source = "pass_through"
-    config_model = RepeatedPassThroughConfig
-    high_weight_factor = 1.0
 
     def __init__(self, config: RepeatedPassThroughConfig, runtime) -> None:
         self.window = days(config.window_days)

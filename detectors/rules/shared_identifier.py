@@ -27,7 +27,6 @@ class SharedIdentifier:
 
     kind = ""
     rule_id = ""
-    config_model = SharedIdentifierConfig
 
     def __init__(self, config: SharedIdentifierConfig, runtime) -> None:
         self.min_customers = config.min_customers

@@ -30,7 +30,6 @@ class SimilarAmounts(Rule):
     the band just under a reporting threshold that its amount is in."""
 
     rule_id = "similar_amounts"
-    config_model = SimilarAmountsConfig
     on_inflow = True
     on_outflow = True
 

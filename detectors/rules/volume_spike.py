@@ -32,7 +32,6 @@ class VolumeSpike(Rule):
     """
 
     rule_id = "volume_spike"
-    config_model = VolumeSpikeConfig
     on_inflow = True
     on_outflow = True
 

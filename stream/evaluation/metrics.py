@@ -84,7 +84,6 @@ class Evaluation:
     alerted_before_start: int
     volume_by_day: list[tuple[str, int, int]]  # (date, alerts on mules, alerts on others)
     false_positives: list[dict] = field(default_factory=list)
-    rejected_alert_lines: list[str] = field(default_factory=list)
 
 
 def f1(precision: float | None, recall: float | None) -> float | None:

@@ -52,23 +52,12 @@ class Emitter:
         self.day_start = start_t
         self._prefix = "e0-"
         self._seq = 0
-        self.history: list[Record] | None = None  # set while writing back-dated events
 
     def begin_day(self, day: int) -> None:
         self.day = day
         self.day_start = self.start_t + day * DAY
         self._prefix = f"e{day}-"
         self._seq = 0
-
-    def begin_history(self) -> None:
-        self.history = []
-        self._prefix = "h-"
-        self._seq = 0
-
-    def end_history(self) -> list[Record]:
-        records, self.history = self.history or [], None
-        records.sort(key=_time_of)
-        return records
 
     def take_day(self, day: int) -> list[Record]:
         """The events dated in ``day``, in time order (stable: generation order breaks ties)."""
@@ -82,9 +71,6 @@ class Emitter:
 
     def _put(self, t: int, is_payment: bool, key: str, event: dict) -> None:
         record = Record(t, is_payment, key, _dumps(event).decode())
-        if self.history is not None:
-            self.history.append(record)
-            return
         if t < self.day_start:
             raise AssertionError(f"event at {iso(t)} generated on day {self.day}: simulator bug")
         day = (t - self.start_t) // DAY

@@ -65,9 +65,6 @@ class World:
             return {"account_id": f"X{who:011x}", "bank_id": self.domestic_banks[who % len(self.domestic_banks)]}
         return who
 
-    def foreign(self, rng: Random, country: str, prefix: str = "F") -> dict:
-        return party(f"F{country}{rng.getrandbits(40):010x}", f"FB{country}", None, country)
-
     def home_ip(self, rng: Random) -> str:
         return f"{rng.choice((84, 87, 91, 217))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 

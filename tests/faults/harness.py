@@ -13,7 +13,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,10 +137,6 @@ def assert_exact_repeats(records: list) -> int:
             assert first == record.value, f"repeat of {identity} differs:\n{first!r}\n{record.value!r}"
             repeats += 1
     return repeats
-
-
-def multiset(values) -> Counter:
-    return Counter(values)
 
 
 class RssSampler:
