@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -51,7 +50,6 @@ class Summary:
     events: int = 0
     rejects: int = 0
     alerts: int = 0
-    blank: int = 0
     sorted_in_memory: bool = False
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -77,7 +75,6 @@ def read_files(paths: Iterable[Path], max_bytes: int, keep_raw: bool, summary: S
                 summary.lines += 1
                 raw = line.rstrip(b"\r\n")
                 if not raw.strip():
-                    summary.blank += 1
                     continue
                 yield _decode(raw, f"{name}:{n}", max_bytes, keep_raw)
 
@@ -100,8 +97,8 @@ def kafka_consumer(settings, client_id: str):
                          group_id=None, consumer_timeout_ms=1000, **kafka_python_security(settings))
 
 
-def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_bytes: int, keep_raw: bool,
-               summary: Summary, consumer_factory: Callable[..., Any] = kafka_consumer) -> Iterator[Item | Reject]:
+def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_bytes: int,
+               summary: Summary) -> Iterator[Item | Reject]:
     """Messages of ``topics`` whose Kafka timestamp is in [start, end), merged by event time.
 
     Offsets come from ``offsets_for_times`` (Kafka's message timestamps, i.e. when the events were
@@ -112,7 +109,7 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
         warnings.simplefilter("ignore", DeprecationWarning)
         from kafka import TopicPartition
 
-    consumer = consumer_factory(settings, "mulewatch-replay")
+    consumer = kafka_consumer(settings, "mulewatch-replay")
     try:
         partitions = []
         for topic in topics:
@@ -153,7 +150,7 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
                         consumer.pause(tp)
                         break
                     summary.lines += 1
-                    decoded = _decode(message.value or b"", f"{tp.topic}/{tp.partition}@{message.offset}", max_bytes, keep_raw)
+                    decoded = _decode(message.value or b"", f"{tp.topic}/{tp.partition}@{message.offset}", max_bytes, False)
                     if isinstance(decoded, Reject):
                         yield decoded
                     else:

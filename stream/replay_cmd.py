@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.from_kafka:
         source = read_kafka(settings, [settings.topics.payments, settings.topics.account_events], args.start, args.end,
-                            args.max_line_bytes, False, summary)
+                            args.max_line_bytes, summary)
     else:
         source = read_files(args.inputs, args.max_line_bytes, args.republish, summary)
     ordered = in_event_time_order(source, lateness, args.sort, summary)
