@@ -12,6 +12,8 @@ import ssl
 import warnings
 from dataclasses import dataclass
 
+from aiokafka import errors as aiokafka_errors
+
 from stream.settings import SecurityProtocol, Settings, kafka_python_security
 
 with warnings.catch_warnings():
@@ -79,14 +81,18 @@ def check_connection(settings: Settings, timeout_s: float = 15.0) -> None:
         except OSError as exc:
             why = exc.strerror or str(exc) or f"{type(exc).__name__} (is this a {sec.protocol.value} listener?)"
             raise BrokerUnavailable(f"cannot reach Kafka at {server}: {why}") from None
-        except Exception as exc:  # noqa: BLE001 - aiokafka's errors; the class name says which
-            name = type(exc).__name__
-            if "Sasl" in name or "Authentication" in name:
-                raise BrokerUnavailable(
-                    f"SASL {sec.sasl_mechanism} authentication as {sec.username!r} failed at {server}: "
-                    "check the username and password"
-                ) from None
-            raise BrokerUnavailable(f"cannot connect to Kafka at {server}: {name}: {exc}") from None
+        except (aiokafka_errors.SaslAuthenticationFailed, aiokafka_errors.AuthenticationFailedError):
+            raise BrokerUnavailable(
+                f"SASL {sec.sasl_mechanism} authentication as {sec.username!r} failed at {server}: "
+                "check the username and password"
+            ) from None
+        except (aiokafka_errors.UnsupportedSaslMechanismError, aiokafka_errors.AuthenticationMethodNotSupported):
+            raise BrokerUnavailable(
+                f"{server} does not offer SASL mechanism {sec.sasl_mechanism}: "
+                "set MULEWATCH_SECURITY__SASL_MECHANISM to one it enables"
+            ) from None
+        except aiokafka_errors.KafkaError as exc:
+            raise BrokerUnavailable(f"cannot connect to Kafka at {server}: {type(exc).__name__}: {exc}") from None
 
 
 async def _connect_once(settings: Settings, host: str, port: int, password: str | None, timeout_s: float) -> None:

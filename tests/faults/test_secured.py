@@ -131,6 +131,16 @@ def test_wrong_password_fails_fast_with_one_line(secured, command, tmp_path):
     assert "authentication" in result.stderr and "mulewatch" in result.stderr
 
 
+def test_mechanism_the_broker_does_not_offer_is_named_not_blamed_on_the_password(secured, tmp_path):
+    deployment, password = secured
+    env = {**deployment.env, "MULEWATCH_SECURITY__PASSWORD": password,
+           "MULEWATCH_SECURITY__SASL_MECHANISM": "SCRAM-SHA-256"}  # the listener enables SCRAM-SHA-512 only
+    result, took = _run("worker", env, tmp_path)
+    print(f"\nworker, SCRAM-SHA-256: exit {result.returncode} after {took:.1f}s: {result.stderr.strip()}")
+    assert_failed_fast_in_one_line(result, took, password)
+    assert "does not offer SASL mechanism SCRAM-SHA-256" in result.stderr and "password" not in result.stderr
+
+
 @pytest.mark.parametrize("command", ["worker", "replay"])
 def test_untrusted_certificate_fails_fast_with_one_line(secured, command, tmp_path, untrusted_cafile):
     deployment, password = secured
