@@ -41,15 +41,10 @@ def test_hostile_corpus_is_dead_lettered_and_valid_events_still_processed(deploy
     assert len(corpus) >= 10_000
     resends = duplicates(lines)
 
-    # Offline first: no "bad" message may pass the edge validation; note which ones crash it.
+    # Offline first: no "bad" message may pass the edge validation, and none may make it raise.
     offline_reason: dict[bytes, bytes] = {}
-    decoder_raised = []
     for category, value in corpus:
-        try:
-            result = decode_event(value, 1_000_000)
-        except Exception as exc:  # noqa: BLE001 - recorded: the worker must survive these too
-            decoder_raised.append((category, type(exc).__name__, value[:120]))
-            continue
+        result = decode_event(value, 1_000_000)
         assert isinstance(result, Rejection), f"{category} message passes validation: {value[:200]!r}"
         offline_reason[value] = result.reason.value.encode()
 
@@ -96,8 +91,7 @@ def test_hostile_corpus_is_dead_lettered_and_valid_events_still_processed(deploy
     lettered = Counter(r.value for r in letters)
     print(f"\nhostile: {len(corpus)} bad + {len(valid_stream)} valid ({len(resends)} re-sent ids) in {elapsed:.0f}s; "
           f"{len(letters)} dead letters, {len(published)} alert versions (offline {len(expected)}); "
-          f"RSS after warm-up {baseline:.0f} MB -> max {max(warm, default=0):.0f} MB (growth {growth:.1f} MB); "
-          f"the offline decoder raised on {len(decoder_raised)} messages, e.g. {decoder_raised[:2]}")
+          f"RSS after warm-up {baseline:.0f} MB -> max {max(warm, default=0):.0f} MB (growth {growth:.1f} MB)")
 
     assert worker.process.poll() is None, "worker crashed:\n" + worker.log()[-3000:]
     assert "Traceback" not in worker.log(), "worker logged a traceback:\n" + worker.log()[-3000:]
