@@ -145,7 +145,7 @@ class Metrics:
         Uses Faust's record of the last offset handed to an agent (``_read_offset``): a partition
         not read since the worker started has no known position and is not reported.
         """
-        read_offsets = getattr(consumer, "_read_offset", {})
+        read_offsets = consumer._read_offset
         seen: set[tuple[str, str]] = set()
         for tp in consumer.assignment():
             if tp.topic not in topics:
@@ -163,15 +163,6 @@ class Metrics:
 
 
 def estimate_keys(table: Any) -> int:
-    """Keys of a Faust table on this worker's active partitions, without scanning RocksDB."""
-    store = table.data
-    active_dbs = getattr(store, "_dbs_for_actives", None)
-    if active_dbs is None:  # memory store: its length is cheap
-        return len(table)
-    total = 0
-    for db in active_dbs():
-        if hasattr(db, "property_int_value"):  # rocksdict
-            total += db.property_int_value("rocksdb.estimate-num-keys") or 0
-        else:  # python-rocksdb
-            total += int(db.get_property(b"rocksdb.estimate-num-keys") or 0)
-    return total
+    """Keys of a Faust table on this worker's active partitions, from RocksDB's own estimate
+    (the app's store is always rocksdict): counting them would scan every partition's database."""
+    return sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in table.data._dbs_for_actives())
