@@ -7,31 +7,26 @@ redirected output (and CI logs) never fill with carriage returns.
 from __future__ import annotations
 
 import sys
-import time
-from typing import TextIO
 
 
-def interactive(stdout: TextIO | None = None, stderr: TextIO | None = None) -> bool:
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+def interactive() -> bool:
     try:
-        return out.isatty() and err.isatty()
-    except (AttributeError, ValueError):
+        return sys.stdout.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a stream replaced by None, or closed
         return False
 
 
 class Progress:
     """Counts events and alerts; shows a tqdm bar only on a terminal. Use as a context manager."""
 
-    def __init__(self, desc: str, total: int | None = None, unit: str = "ev", enabled: bool | None = None) -> None:
+    def __init__(self, desc: str, enabled: bool | None = None) -> None:
         self.events = 0
         self.alerts = 0
-        self.started = time.perf_counter()
         self._bar = None
         if interactive() if enabled is None else enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr, mininterval=0.5)
+            self._bar = tqdm(desc=desc, unit="ev", unit_scale=True, file=sys.stderr, mininterval=0.5)
         self._shown_alerts = 0
 
     def update(self, events: int, alerts: int = 0) -> None:
@@ -42,15 +37,6 @@ class Progress:
                 self._shown_alerts = self.alerts
                 self._bar.set_postfix(alerts=self.alerts, refresh=False)
             self._bar.update(events)
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    @property
-    def rate(self) -> float:
-        elapsed = self.elapsed
-        return self.events / elapsed if elapsed > 0 else 0.0
 
     def close(self) -> None:
         if self._bar is not None:

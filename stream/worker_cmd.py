@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    add_connection_flags(parser)
+    """Flags override the MULEWATCH_* variables named in brackets; secrets only come from the environment."""
+    parser.add_argument("--broker", help="broker URL, e.g. kafka://127.0.0.1:9092 [MULEWATCH_BROKER]")
+    parser.add_argument("--app-id", help="consumer group and internal topic prefix [MULEWATCH_APP_ID]")
     parser.add_argument("--data-dir", type=Path, help="RocksDB state directory, one per worker [MULEWATCH_DATA_DIR]")
     parser.add_argument("--web-port", type=int, help="port of /metrics and health endpoints [MULEWATCH_WEB_PORT]")
     parser.add_argument("--web-bind", help="address the web server binds [MULEWATCH_WEB_BIND]")
@@ -19,17 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
 
 
-def add_connection_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that talks to the broker. Secrets only come from the environment."""
-    parser.add_argument("--broker", help="broker URL, e.g. kafka://127.0.0.1:9092 [MULEWATCH_BROKER]")
-    parser.add_argument("--app-id", help="consumer group and internal topic prefix [MULEWATCH_APP_ID]")
-
-
 def settings_from_args(args: argparse.Namespace):
     from stream.settings import load_settings
 
-    names = ("broker", "app_id", "data_dir", "web_port", "web_bind", "partitions", "config")
-    return load_settings(**{name: getattr(args, name, None) for name in names})
+    return load_settings(broker=args.broker, app_id=args.app_id, data_dir=args.data_dir, web_port=args.web_port,
+                         web_bind=args.web_bind, partitions=args.partitions, config=args.config)
 
 
 def run(args: argparse.Namespace) -> int:
