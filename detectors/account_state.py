@@ -351,8 +351,7 @@ class AccountState:
         for time, event_id in seen:
             state.seen[event_id] = time
             state.seen_order.append(event_id)
-        # entries written before the sale flag existed (5 fields) were transfers as far as anyone knew
-        state.ledger = [tuple(e) if len(e) > SALE else (*e, False) for e in ledger]
+        state.ledger = [tuple(e) for e in ledger]
         state.ledger_times = [e[TIME] for e in state.ledger]
         state.counterparties = {k: [first, last, flags] for k, first, last, flags in counterparties}
         state.days = {d: [i, o] for d, i, o in days}
@@ -363,7 +362,7 @@ class AccountState:
         state.beneficiaries = [tuple(b) for b in beneficiaries]
         state.devices = {d: [first, last] for d, first, last in devices}
         state.hits = {k: (t, rule, level, reason, tuple(ev)) for t, k, rule, level, reason, ev in hits}
-        state.emitted = {(typology, bucket): _emission_times(rest) for typology, bucket, *rest in emitted}
+        state.emitted = {(typology, bucket): times for typology, bucket, *times in emitted}
         return state
 
 
@@ -381,13 +380,3 @@ def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
     entries.insert(at, entry)
     if len(entries) > cap:
         del entries[0]
-
-
-def _emission_times(stored: list[int]) -> list[int]:
-    """Per-version emission times; a state written when only the top version was kept ([version])
-    is read as that version emitted before anything still to come."""
-    if len(stored) == 1:
-        times = [-1, -1, -1, -1]
-        times[stored[0] - 1] = 0
-        return times
-    return list(stored)

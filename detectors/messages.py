@@ -98,8 +98,6 @@ def decode_message(data: bytes) -> Message:
         cls = _CLASSES[tag]
     except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"not a detector message: {data[:80]!r}") from exc
-    if cls is PaymentView and len(values) == len(_FIELDS[cls]) - 1:
-        values.append("transfer")  # sent before views carried the method
     if len(values) != len(_FIELDS[cls]):
         raise ValueError(f"{cls.__name__} message has {len(values)} fields, expected {len(_FIELDS[cls])}")
     if cls is IdentifierHit:
