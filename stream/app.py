@@ -209,8 +209,7 @@ def create_app(
                     continue
                 ready = buffer.push(message.time, (event, message))
             else:
-                for source, time_ms in marks.items():
-                    buffer.mark(source, time_ms)
+                buffer.mark(marks)
                 ready = buffer.release()
                 await stream.ack(event)
             await apply_batch(ready)

@@ -131,8 +131,9 @@ class ReorderBuffer(Generic[T]):
             return forced + self.release()
         return forced
 
-    def mark(self, source: str, time_ms: int | None) -> None:
-        self._marks[source] = time_ms
+    def mark(self, marks: Mapping[str, int | None]) -> None:
+        """Record how far input partitions have got (one watermark message's worth, recomputed once)."""
+        self._marks.update(marks)
         self._limit = self.watermark()
 
     def watermark(self) -> float:

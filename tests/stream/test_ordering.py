@@ -26,9 +26,9 @@ def test_the_one_source_watermark_of_older_workers_is_still_read():
 def test_nothing_is_released_until_every_input_partition_reported():
     buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
     buffer.push(10, "a")
-    buffer.mark("p:0", 50)
+    buffer.mark({"p:0": 50})
     assert buffer.release() == []
-    buffer.mark("p:1", 20)
+    buffer.mark({"p:1": 20})
     assert buffer.release() == ["a"]
 
 
@@ -36,11 +36,11 @@ def test_release_is_in_event_time_order_up_to_the_slowest_partition():
     buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
     for time_ms, item in [(30, "c"), (10, "a"), (40, "d"), (20, "b")]:
         buffer.push(time_ms, item)
-    buffer.mark("p:0", 100)
-    buffer.mark("p:1", 30)
+    buffer.mark({"p:0": 100})
+    buffer.mark({"p:1": 30})
     assert buffer.release() == ["a", "b", "c"]
     assert len(buffer) == 1
-    buffer.mark("p:1", CAUGHT_UP)
+    buffer.mark({"p:1": CAUGHT_UP})
     assert buffer.release() == ["d"]
 
 
@@ -48,7 +48,7 @@ def test_equal_times_keep_arrival_order():
     buffer = ReorderBuffer(frozenset({"p:0"}), max_items=100)
     for item in "xyz":
         buffer.push(5, item)
-    buffer.mark("p:0", 5)
+    buffer.mark({"p:0": 5})
     assert buffer.release() == ["x", "y", "z"]
 
 
@@ -97,9 +97,9 @@ def test_a_changed_watermark_is_sent_at_once_an_unchanged_one_only_every_refresh
 
 def test_an_item_every_partition_has_passed_comes_back_at_once_after_older_ones():
     buffer = ReorderBuffer(frozenset({"p:0", "p:1"}), max_items=100)
-    buffer.mark("p:0", 50)
+    buffer.mark({"p:0": 50})
     assert buffer.push(10, "early") == []  # p:1 has not reported: nothing is known to be passed
-    buffer.mark("p:1", 40)
+    buffer.mark({"p:1": 40})
     assert buffer.push(45, "held") == []  # not passed yet
     assert buffer.push(20, "hit") == ["early", "hit"]  # passed: out now, the older held item first
     assert len(buffer) == 1
