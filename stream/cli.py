@@ -14,8 +14,8 @@ from collections.abc import Sequence
 #: sub-command name -> (module with ``configure(parser)`` and ``run(args) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("stream.schemas_cmd", "write or check the JSON Schema files of the event/alert contract"),
-    "simulate": ("stream.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
-    "evaluate": ("stream.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
+    "simulate": ("stream.backtest.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
+    "evaluate": ("stream.backtest.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
     "replay": ("stream.replay_cmd", "run historical events through the detectors, or republish them to the input topics"),
     "worker": ("stream.worker_cmd", "run the streaming worker: Kafka in, detectors, alerts out"),
 }

@@ -38,8 +38,8 @@ from stream.metrics import Metrics  # noqa: E402
 from stream.progress import Progress  # noqa: E402
 from stream.replay import open_maybe_gzip  # noqa: E402
 from stream.settings import load_settings  # noqa: E402
-from stream.simulation import DEFAULT_START, SimConfig, Simulation  # noqa: E402
-from stream.simulation.clock import parse_start  # noqa: E402
+from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation  # noqa: E402
+from stream.backtest.simulation.clock import parse_start  # noqa: E402
 from stream.topics import topic_plan  # noqa: E402
 
 GOAL = 2048  # bytes of state per account (issue 8)

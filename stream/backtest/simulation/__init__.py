@@ -6,6 +6,6 @@ and per-day buffers), ``generator`` (history, then one sorted day at a time), ``
 labels CSV, Kafka).
 """
 
-from stream.simulation.generator import DEFAULT_START, SimConfig, Simulation
+from stream.backtest.simulation.generator import DEFAULT_START, SimConfig, Simulation
 
 __all__ = ["DEFAULT_START", "SimConfig", "Simulation"]

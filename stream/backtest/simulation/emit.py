@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import orjson
 
-from stream.simulation.clock import DAY, iso
+from stream.backtest.simulation.clock import DAY, iso
 
 _dumps = orjson.dumps
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stream.evaluation.metrics import evaluate, read_alerts, read_labels, table
+from stream.backtest.evaluation.metrics import evaluate, read_alerts, read_labels, table
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(labels, alerts, days=args.days, alert_versions=versions, top_false_positives=args.top_fp)
     print(table(result))
     if args.report is not None:
-        from stream.evaluation.report import render
+        from stream.backtest.evaluation.report import render
 
         args.report.write_text(render(result), encoding="utf-8")
         print(f"report: {args.report}", file=sys.stderr)

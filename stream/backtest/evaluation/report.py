@@ -10,7 +10,7 @@ import html
 import io
 from datetime import datetime
 
-from stream.evaluation.metrics import Evaluation, _fmt
+from stream.backtest.evaluation.metrics import Evaluation, _fmt
 
 
 def _png(fig) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from random import Random
 
-from stream.simulation.clock import DAY, HOUR, MINUTE
-from stream.simulation.emit import Emitter
-from stream.simulation.world import OPERATOR_COUNTRIES, World
+from stream.backtest.simulation.clock import DAY, HOUR, MINUTE
+from stream.backtest.simulation.emit import Emitter
+from stream.backtest.simulation.world import OPERATOR_COUNTRIES, World
 
 NEVER = 1 << 30
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from random import Random
 
-from stream.simulation.emit import party
+from stream.backtest.simulation.emit import party
 
 #: Countries people travel to on holiday or business.
 TRAVEL_COUNTRIES = ("FR", "ES", "IT", "GB", "US", "TR", "TH", "GR", "PT", "AT", "NL", "JP", "HR", "CH")

@@ -14,9 +14,9 @@ import pytest
 import schemas
 from schemas import AccountOpened, Payment
 from stream.cli import main
-from stream.simulation import DEFAULT_START, SimConfig, Simulation
-from stream.simulation.clock import parse_start
-from stream.simulation.population import TYPOLOGIES
+from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation
+from stream.backtest.simulation.clock import parse_start
+from stream.backtest.simulation.population import TYPOLOGIES
 
 ACCOUNTS, DAYS, SEED = 700, 14, 11
 

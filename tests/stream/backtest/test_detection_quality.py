@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from stream.cli import main
-from stream.evaluation.metrics import evaluate, read_alerts, read_labels
+from stream.backtest.evaluation.metrics import evaluate, read_alerts, read_labels
 from schemas import Typology
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
 from stream.cli import main
-from stream.evaluation.metrics import Label, evaluate, f1, percentile, read_alerts, read_labels
+from stream.backtest.evaluation.metrics import Label, evaluate, f1, percentile, read_alerts, read_labels
 
 T0 = datetime(2026, 1, 10, tzinfo=timezone.utc)
 

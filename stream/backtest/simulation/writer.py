@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from stream.simulation.emit import Record
+from stream.backtest.simulation.emit import Record
 
 LABELS_HEADER = ("account_id", "label", "typology", "misuse_start")
 

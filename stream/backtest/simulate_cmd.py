@@ -13,9 +13,9 @@ import warnings
 from pathlib import Path
 
 from stream.progress import Progress
-from stream.simulation import DEFAULT_START, SimConfig, Simulation
-from stream.simulation.clock import parse_start
-from stream.simulation.writer import publish, write_jsonl, write_labels
+from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation
+from stream.backtest.simulation.clock import parse_start
+from stream.backtest.simulation.writer import publish, write_jsonl, write_labels
 
 
 def _share(text: str) -> float:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from random import Random
 
-from stream.simulation.clock import DAY, HOUR
-from stream.simulation.emit import party
-from stream.simulation.world import TRAVEL_COUNTRIES, World
+from stream.backtest.simulation.clock import DAY, HOUR
+from stream.backtest.simulation.emit import party
+from stream.backtest.simulation.world import TRAVEL_COUNTRIES, World
 
 #: Ordinary account groups and their share of the population (normalised).
 GROUP_WEIGHTS: dict[str, float] = {
@@ -296,7 +296,7 @@ def _shape_group(kind: str, members: list[Account], rng: Random, world: World, c
         head.last_payment_t = cfg.start_t - rng.randint(100, 900) * DAY + rng.randrange(9 * HOUR, 18 * HOUR)
         head.active_from = 1 << 30
     elif kind.startswith("mule:"):
-        from stream.simulation.misuse import make_scenarios
+        from stream.backtest.simulation.misuse import make_scenarios
 
         make_scenarios(kind[5:], members, rng, world, cfg)
 

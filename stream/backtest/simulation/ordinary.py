@@ -9,10 +9,10 @@ from __future__ import annotations
 from math import exp
 from random import Random
 
-from stream.simulation.clock import DAY, HOUR, MINUTE
-from stream.simulation.emit import Emitter, party
-from stream.simulation.population import Account
-from stream.simulation.world import World
+from stream.backtest.simulation.clock import DAY, HOUR, MINUTE
+from stream.backtest.simulation.emit import Emitter, party
+from stream.backtest.simulation.population import Account
+from stream.backtest.simulation.world import World
 
 
 class Day:

@@ -12,10 +12,10 @@ from random import Random
 
 import orjson
 
-from stream.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
-from stream.simulation.emit import Emitter, Record, money
-from stream.simulation.ordinary import DAILY, Day, open_new
-from stream.simulation.population import Population, build_population
+from stream.backtest.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
+from stream.backtest.simulation.emit import Emitter, Record, money
+from stream.backtest.simulation.ordinary import DAILY, Day, open_new
+from stream.backtest.simulation.population import Population, build_population
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
 
