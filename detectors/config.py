@@ -57,6 +57,11 @@ class EngineConfig(StrictModel):
     #: How long applied event ids are remembered, so that a redelivery older than the lateness is
     #: still recognised as a duplicate rather than reported late (capped by limits.max_seen_ids).
     remember_ids_seconds: Annotated[float, Field(ge=0, le=7 * 86400)]
+    #: How far an event's own time may be ahead of when it was produced (its Kafka record time; in a
+    #: replay from files, the file's own running event time). One event stamped in the far future by a
+    #: client whose clock an attacker sets would otherwise move its account's clock years ahead and
+    #: make every real event after it "late". Ahead by more: rejected as ``future_event_time``.
+    max_future_seconds: Annotated[float, Field(gt=0, le=86400)]
 
     @model_validator(mode="after")
     def _remember_at_least_lateness(self) -> EngineConfig:

@@ -31,7 +31,7 @@ from detectors import (
 )
 from schemas import ALERT_SCHEMA_VERSION, Alert
 from stream.dead_letters import DeadLetter, dead_letter
-from stream.decoding import RejectReason, Rejection, decode_event
+from stream.decoding import RejectReason, Rejection, decode_event, event_time_ms, future_rejection
 from stream.metrics import Metrics
 from stream.ordering import (
     Announcements,
@@ -39,7 +39,6 @@ from stream.ordering import (
     SourceProgress,
     decode_watermarks,
     encode_watermarks,
-    event_time_ms,
     source_name,
 )
 from stream.settings import Settings
@@ -131,6 +130,7 @@ def create_app(
             offset=message.offset,
         )
 
+    max_future_ms = round(config.engine.max_future_seconds * 1000)
     progress = SourceProgress(idle_after_s=settings.idle_partition_s)
     announcements = Announcements(refresh_s=settings.watermark_refresh_s)
     sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
@@ -144,8 +144,13 @@ def create_app(
             if isinstance(decoded, Rejection):
                 await send_dead_letter(letter_for(event, decoded), decoded.reason)
                 continue
+            event_ms = event_time_ms(decoded)
+            forged = future_rejection(event_ms, produced_ms(message), max_future_ms)
+            if forged is not None:
+                await send_dead_letter(letter_for(event, forged), forged.reason)
+                continue
             metrics.events.labels(topic=message.topic, type=decoded.type).inc()
-            metrics.event_ingested(event_time_ms(decoded))
+            metrics.event_ingested(event_ms)
             try:
                 views = route_event(decoded, config)
             except Exception as exc:  # a detector bug must not stop the worker: keep the message
@@ -154,7 +159,7 @@ def create_app(
             for view in views:
                 await send_internal(plan.accounts, view.key.encode(), encode_message(view))
             progress.advance(
-                source_name(message.topic, message.partition), event_time_ms(decoded), message.offset, time.monotonic()
+                source_name(message.topic, message.partition), event_ms, message.offset, time.monotonic()
             )
 
     @app.timer(interval=settings.watermark_interval_s)
@@ -282,6 +287,14 @@ def create_app(
 
     _add_health_pages(app)
     return app
+
+
+def produced_ms(message) -> int:
+    """When an input record was produced: its Kafka timestamp (the broker's, with LogAppendTime),
+    or this worker's clock for a record that carries none."""
+    if message.timestamp is not None and message.timestamp >= 0:
+        return round(message.timestamp * 1000)
+    return round(time.time() * 1000)
 
 
 def is_ready(app: faust.App) -> bool:

@@ -12,6 +12,7 @@ from enum import StrEnum
 import orjson
 from pydantic import ValidationError
 
+from detectors.eventtime import to_ms
 from schemas import EVENT_TYPES, InputEvent, describe_validation_error, parse_event
 
 
@@ -24,6 +25,7 @@ class RejectReason(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     SCHEMA_VIOLATION = "schema_violation"
     LATE = "late"
+    FUTURE_EVENT_TIME = "future_event_time"
     PROCESSING_ERROR = "processing_error"
 
 
@@ -34,6 +36,25 @@ class Rejection:
 
 
 _KNOWN_TYPES = frozenset(EVENT_TYPES)
+
+
+def event_time_ms(event: InputEvent) -> int:
+    """An event's time in ms since the epoch, as the detectors see it."""
+    return to_ms(event.event_time)
+
+
+def future_rejection(event_ms: int, produced_ms: int, max_future_ms: int) -> Rejection | None:
+    """A rejection when the event claims a time further ahead of its production than producers'
+    clocks can drift: such a time is forged or broken, and applied it would make the account's (and
+    the input partition's) clock jump ahead of every real event to come."""
+    ahead = event_ms - produced_ms
+    if ahead <= max_future_ms:
+        return None
+    return Rejection(
+        RejectReason.FUTURE_EVENT_TIME,
+        f"event_time is {ahead / 1000:,.0f} s ahead of when the event was produced; at most"
+        f" {max_future_ms / 1000:,.0f} s is allowed (engine.max_future_seconds)",
+    )
 
 
 def decode_event(raw: bytes | None, max_bytes: int) -> InputEvent | Rejection:

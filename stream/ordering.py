@@ -19,8 +19,6 @@ from typing import Generic, TypeVar
 
 import orjson
 
-from schemas import InputEvent
-
 T = TypeVar("T")
 
 #: Watermark of an input partition that has nothing left to read: it holds nothing back.
@@ -45,10 +43,6 @@ def decode_watermarks(value: bytes) -> dict[str, int | None] | None:
         source, time_ms = orjson.loads(value[1:])
         return {source: time_ms}
     return None
-
-
-def event_time_ms(event: InputEvent) -> int:
-    return int(event.event_time.timestamp() * 1000)
 
 
 def source_name(topic: str, partition: int) -> str:

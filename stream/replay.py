@@ -19,8 +19,9 @@ from pathlib import Path
 
 import orjson
 
+from detectors.eventtime import to_ms
 from schemas import InputEvent, Payment
-from stream.decoding import Rejection, decode_event
+from stream.decoding import RejectReason, Rejection, decode_event, future_rejection
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -29,7 +30,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 class Item:
     event: InputEvent
     where: str
-    raw: bytes | None = None
+    raw: bytes  # the line or message value as read
 
 
 @dataclass(slots=True)
@@ -66,8 +67,8 @@ def open_maybe_gzip(path: Path):
     return open(path, "rb", buffering=1 << 20)
 
 
-def read_files(paths: Iterable[Path], max_bytes: int, keep_raw: bool, summary: Summary) -> Iterator[Item | Reject]:
-    """Events of each file in the order given, line by line."""
+def read_files(paths: Iterable[Path], max_bytes: int, summary: Summary) -> Iterator[Item | Reject]:
+    """Events of each file in the order given, line by line, each with its original bytes."""
     for path in paths:
         name = str(path)
         with open_maybe_gzip(path) as handle:
@@ -76,14 +77,14 @@ def read_files(paths: Iterable[Path], max_bytes: int, keep_raw: bool, summary: S
                 raw = line.rstrip(b"\r\n")
                 if not raw.strip():
                     continue
-                yield _decode(raw, f"{name}:{n}", max_bytes, keep_raw)
+                yield _decode(raw, f"{name}:{n}", max_bytes)
 
 
-def _decode(raw: bytes, where: str, max_bytes: int, keep_raw: bool) -> Item | Reject:
+def _decode(raw: bytes, where: str, max_bytes: int) -> Item | Reject:
     result = decode_event(raw, max_bytes)
     if isinstance(result, Rejection):
         return Reject(where, result.reason.value, result.detail, raw)
-    return Item(result, where, raw if keep_raw else None)
+    return Item(result, where, raw)
 
 
 def kafka_consumer(settings, client_id: str):
@@ -98,12 +99,13 @@ def kafka_consumer(settings, client_id: str):
 
 
 def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_bytes: int,
-               summary: Summary) -> Iterator[Item | Reject]:
+               summary: Summary, max_future_ms: int) -> Iterator[Item | Reject]:
     """Messages of ``topics`` whose Kafka timestamp is in [start, end), merged by event time.
 
     Offsets come from ``offsets_for_times`` (Kafka's message timestamps, i.e. when the events were
     produced); the messages of the range are read into memory and sorted by event time (ties keep
-    topic, partition and offset order), so the range must fit in memory.
+    topic, partition and offset order), so the range must fit in memory. An event stamped more than
+    ``max_future_ms`` ahead of its record's timestamp is rejected, as the worker does.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -150,7 +152,12 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
                         consumer.pause(tp)
                         break
                     summary.lines += 1
-                    decoded = _decode(message.value or b"", f"{tp.topic}/{tp.partition}@{message.offset}", max_bytes, False)
+                    where = f"{tp.topic}/{tp.partition}@{message.offset}"
+                    decoded = _decode(message.value or b"", where, max_bytes)
+                    if isinstance(decoded, Item) and message.timestamp is not None and message.timestamp >= 0:
+                        forged = future_rejection(to_ms(decoded.event.event_time), message.timestamp, max_future_ms)
+                        if forged is not None:
+                            decoded = Reject(where, forged.reason.value, forged.detail, message.value)
                     if isinstance(decoded, Reject):
                         yield decoded
                     else:
@@ -164,6 +171,126 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
             yield item
     finally:
         consumer.close()
+
+
+# --- forged times ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Held:
+    item: Item
+    time: int
+    reached: int  # the latest line that carried on from it so far (its own time at first)
+    confirmations: int = 0
+
+
+class FutureGuard:
+    """Refuses events stamped far ahead of the file's own running event time (``future_event_time``).
+
+    A file has no record time to bound an event's time against, as the worker does with the Kafka
+    record timestamp, so the file's running event time stands in for it: the latest time of the
+    events let through. An event more than ``max_future_ms`` ahead of it is held, not trusted:
+
+    * if a later line goes back to before it (by more than the lateness), the stream did not follow
+      it there, and it is rejected: one forged line cannot make every real line after it look late;
+    * once ``confirmations`` later lines carry on from it (each at or after it, less the lateness,
+      and no further beyond the previous one than the file's pace allows), the stream has moved on
+      (a quiet night in the history, say) and it is let through, in order;
+    * at the end of the input, held lines are let through only if they are no further ahead than the
+      longest quiet spell the file has shown between consecutive events; with no line after them to
+      confirm the jump, a longer one is taken for a forged time.
+
+    A line that goes back behind the let-through stream is the one out of order: it confirms or
+    contradicts nothing and is passed on for the order check. Lines that are not ahead pass at once,
+    so a held line never delays the real stream. It takes ``confirmations`` consecutive forged lines
+    to get one through, and then the real lines after them are out of order and the replay refuses
+    the input loudly instead of running blind.
+    """
+
+    #: Held lines beyond this many are all far ahead of the stream and of each other: the oldest is
+    #: let through, so that holding stays cheap whatever the input.
+    MAX_HELD = 1_000
+
+    def __init__(self, max_future_ms: int, lateness_ms: int, confirmations: int = 3) -> None:
+        self.max_future = max_future_ms
+        self.lateness = lateness_ms
+        self.confirmations = confirmations
+        self.clock: int | None = None
+        self.longest_gap = 0
+        self.held: list[_Held] = []
+
+    def filter(self, source: Iterable[Item | Reject]) -> Iterator[Item | Reject]:
+        for item in source:
+            if isinstance(item, Reject):
+                yield item
+                continue
+            time_ms = to_ms(item.event.event_time)
+            if self.clock is not None and time_ms < self.clock - self.lateness:
+                yield item  # behind the confirmed stream: it is the one out of order (the order check says so)
+                continue
+            yield from self._follow(time_ms)
+            if self.clock is None or time_ms > self.clock + self.max_future:
+                self.held.append(_Held(item, time_ms, time_ms))
+                if len(self.held) > self.MAX_HELD:
+                    self.held[0].confirmations = self.confirmations
+                yield from self._settle()
+            else:
+                yield self._release(item, time_ms)
+        yield from self._finish()
+
+    def _follow(self, time_ms: int) -> Iterator[Item | Reject]:
+        """Let a new line confirm or contradict the held ones (those a contradiction rejects go).
+
+        A line carries a held one on when it is at or after it (less the lateness) and no further
+        beyond the last line that carried it on than the file's pace allows: its longest gap so far,
+        or the jump to the held line itself. A line even further ahead says nothing about it, so a
+        run of forged lines far apart, which sorting gathers at the end, cannot vouch for each other.
+        """
+        kept = []
+        for held in self.held:
+            if time_ms < held.time - self.lateness:
+                yield self._reject(held)
+                continue
+            pace = self.max_future if self.clock is None else max(self.max_future, self.longest_gap, held.time - self.clock)
+            if self.clock is None or time_ms <= held.reached + pace:
+                held.confirmations += 1
+                held.reached = max(held.reached, time_ms)
+            kept.append(held)
+        self.held = kept
+        yield from self._settle()
+
+    def _settle(self) -> Iterator[Item]:
+        """Release held lines from the front while they are confirmed or no longer ahead."""
+        while self.held:
+            first = self.held[0]
+            ahead = self.clock is None or first.time > self.clock + self.max_future
+            if ahead and first.confirmations < self.confirmations:
+                return
+            self.held.pop(0)
+            yield self._release(first.item, first.time)
+
+    def _finish(self) -> Iterator[Item | Reject]:
+        for held in self.held:
+            if self.clock is None or held.time - self.clock <= max(self.max_future, self.longest_gap):
+                yield self._release(held.item, held.time)
+            else:
+                yield self._reject(held)
+        self.held = []
+
+    def _release(self, item: Item, time_ms: int) -> Item:
+        if self.clock is None or time_ms > self.clock:
+            if self.clock is not None:
+                self.longest_gap = max(self.longest_gap, time_ms - self.clock)
+            self.clock = time_ms
+        return item
+
+    def _reject(self, held: _Held) -> Reject:
+        ahead = "" if self.clock is None else f"{(held.time - self.clock) / 1000:,.0f} s ahead of the events around it, "
+        return Reject(
+            held.item.where, RejectReason.FUTURE_EVENT_TIME.value,
+            f"event_time is {ahead}and the lines after it do not follow it there (engine.max_future_seconds)",
+            held.item.raw,
+        )
 
 
 # --- ordering ------------------------------------------------------------------------------------
@@ -279,8 +406,7 @@ class Republisher:
 
     def event(self, item: Item) -> None:
         topic = self.payments if isinstance(item.event, Payment) else self.accounts
-        value = item.raw if item.raw is not None else item.event.model_dump_json().encode()
-        self.producer.send(topic, key=partition_key(item.event).encode(), value=value)
+        self.producer.send(topic, key=partition_key(item.event).encode(), value=item.raw)
 
     def commit(self) -> None:
         self.producer.flush()

@@ -18,6 +18,7 @@ from pathlib import Path
 from stream.progress import Progress
 from stream.replay import (
     AlertFile,
+    FutureGuard,
     KafkaAlerts,
     OutOfOrder,
     Reject,
@@ -90,19 +91,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"replay: {path}: no such file", file=sys.stderr)
             return 1
 
-    engine = config = None
-    process = None
-    if not (args.republish or args.parse_only):
-        from detectors import Engine, load_config
+    from detectors import Engine, load_config
 
-        try:
-            config = load_config(args.config)
-        except Exception as exc:  # noqa: BLE001 - any config error is fatal and reported on one line
-            print(f"replay: cannot load detector config {args.config or '(default)'}: {exc}", file=sys.stderr)
-            return 1
+    try:
+        config = load_config(args.config)
+    except Exception as exc:  # noqa: BLE001 - any config error is fatal and reported on one line
+        print(f"replay: cannot load detector config {args.config or '(default)'}: {exc}", file=sys.stderr)
+        return 1
+    engine = process = None
+    if not (args.republish or args.parse_only):
         engine = Engine(config)
         process = engine.process
-    lateness = _lateness(config, args.lateness)
+    lateness = _lateness(config if engine is not None else None, args.lateness)
+    max_future_ms = round(config.engine.max_future_seconds * 1000)
 
     settings = None
     producer = None
@@ -138,10 +139,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.from_kafka:
         source = read_kafka(settings, [settings.topics.payments, settings.topics.account_events], args.start, args.end,
-                            args.max_line_bytes, summary)
+                            args.max_line_bytes, summary, max_future_ms)
+        ordered = in_event_time_order(source, lateness, args.sort, summary)
     else:
-        source = read_files(args.inputs, args.max_line_bytes, args.republish, summary)
-    ordered = in_event_time_order(source, lateness, args.sort, summary)
+        # A file has no record time: forged far-future lines are judged against its own running time,
+        # after sorting (they sort to the end) or before the order check (which one would otherwise fail).
+        guard = FutureGuard(max_future_ms, round(lateness.total_seconds() * 1000))
+        source = read_files(args.inputs, args.max_line_bytes, summary)
+        if args.sort:
+            ordered = guard.filter(in_event_time_order(source, lateness, True, summary))
+        else:
+            ordered = in_event_time_order(guard.filter(source), lateness, False, summary)
 
     def show_reject(reject: Reject) -> None:
         if summary.rejects <= _SHOWN_REJECTS:

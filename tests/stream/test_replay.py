@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import sys
 import types
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +29,7 @@ START = "2026-01-01T00:00:00Z"
 class FakeConfig:
     def __init__(self, floor: Decimal = Decimal("1000")) -> None:
         self.floor = floor
-        self.engine = types.SimpleNamespace(lateness_seconds=0)
+        self.engine = types.SimpleNamespace(lateness_seconds=0, max_future_seconds=300)
 
 
 class FakeEngine:
@@ -178,14 +179,20 @@ def test_rejects_path_can_be_chosen(tmp_path, fake_detectors):
     assert orjson.loads(rejects.read_bytes())["where"].endswith(":1")
 
 
+def _minutes(count: int, start: str = "2026-01-01T10:00:00", step_s: int = 60, first: int = 100) -> list[bytes]:
+    """Dense history: one payment every ``step_s`` seconds, event ids e<first>.. (a real feed's pace)."""
+    base = datetime.fromisoformat(start).replace(tzinfo=timezone.utc)
+    return [_payment(first + n, (base + timedelta(seconds=n * step_s)).isoformat(), "50.00") for n in range(count)]
+
+
 def test_unordered_input_is_refused_naming_the_line(tmp_path, fake_detectors, capsys):
-    events = _events()
-    shuffled = [events[0], events[1], events[4], events[2], events[3], events[5], events[6]]
+    events = _minutes(20)
+    shuffled = [*events[:5], *events[6:16], events[5], *events[16:]]  # e105 ten minutes late, at line 16
     source = _write(tmp_path / "events.jsonl", shuffled)
     out = tmp_path / "alerts.jsonl"
     assert main(["replay", str(source), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"refused unordered input: {source}:4: event e2" in err and "--sort" in err
+    assert f"refused unordered input: {source}:16: event e105" in err and "--sort" in err
     assert not out.exists() and not (tmp_path / "alerts.jsonl.partial").exists()
 
 
@@ -201,8 +208,8 @@ def test_sort_replays_unordered_input_like_ordered_input(tmp_path, fake_detector
 
 
 def test_lateness_flag_sets_how_far_back_input_may_go(tmp_path, fake_detectors):
-    events = _events()
-    slightly_late = [events[0], events[2], events[1], *events[3:]]  # 1 h late
+    events = _minutes(120)
+    slightly_late = [*events[:10], *events[11:71], events[10], *events[71:]]  # e110 one hour late
     source = _write(tmp_path / "events.jsonl", slightly_late)
     assert main(["replay", str(source), "--out", str(tmp_path / "x.jsonl"), "--lateness", "3600"]) == 0
     assert main(["replay", str(source), "--out", str(tmp_path / "y.jsonl"), "--lateness", "3599"]) == 1
@@ -252,9 +259,62 @@ def test_replay_with_the_real_engine(tmp_path):
 
 def test_without_the_flag_replay_allows_the_engine_lateness(tmp_path):
     """The default config's lateness is 300 s: input that far out of order is replayed, not refused."""
-    events = [_events()[0], _payment(1, "2026-01-01T10:05:00Z", "50.00"), _payment(2, "2026-01-01T10:00:00Z", "50.00")]
+    events = _minutes(20)
+    events.insert(12, _payment(1, "2026-01-01T10:06:00Z", "50.00"))  # after 10:11: 5 min late
     source = _write(tmp_path / "within.jsonl", events)
     assert main(["replay", str(source), "--out", str(tmp_path / "a.jsonl")]) == 0
-    events[2] = _payment(2, "2026-01-01T09:59:59Z", "50.00")
+    events[12] = _payment(1, "2026-01-01T10:05:59Z", "50.00")
     source = _write(tmp_path / "beyond.jsonl", events)
     assert main(["replay", str(source), "--out", str(tmp_path / "b.jsonl")]) == 1
+
+
+# --- forged far-future times ----------------------------------------------------------------------
+
+
+def _forged(n: int, when: str = "2099-06-01T00:00:00Z") -> bytes:
+    return orjson.dumps({"event_id": f"f{n}", "event_time": when, "type": "login", "account_id": "A1",
+                         "customer_id": "C1", "success": True})
+
+
+def _rejects(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_far_future_lines_are_rejected_and_the_rest_replayed_as_without_them(tmp_path, fake_detectors, sort):
+    """A forged time before and in the middle of a history neither stops the replay nor changes it."""
+    history = _minutes(60)
+    forged = [*history[:1], _forged(1), *history[1:30], _forged(2), _forged(3, "2027-03-01T00:00:00Z"), *history[30:]]
+    forged.insert(0, _forged(0))
+    flags = ["--sort"] if sort else []
+    clean, dirty = tmp_path / "clean.jsonl", tmp_path / "dirty.jsonl"
+    FakeEngine.instances.clear()
+    assert main(["replay", str(_write(tmp_path / "h.jsonl", history)), "--out", str(clean), *flags]) == 0
+    assert main(["replay", str(_write(tmp_path / "f.jsonl", forged)), "--out", str(dirty), *flags]) == 0
+    assert dirty.read_bytes() == clean.read_bytes()
+    assert FakeEngine.instances[0].seen == FakeEngine.instances[1].seen
+    rejected = _rejects(tmp_path / "dirty.jsonl.rejects.jsonl")
+    assert sorted(orjson.loads(r["raw"])["event_id"] for r in rejected) == ["f0", "f1", "f2", "f3"]
+    assert {r["reason"] for r in rejected} == {"future_event_time"}
+
+
+def test_a_quiet_spell_in_the_history_is_not_taken_for_a_forged_time(tmp_path, fake_detectors):
+    """Eight quiet hours, then the stream goes on: the first line after the gap is confirmed by the next."""
+    night = [*_minutes(10), *_minutes(10, start="2026-01-01T18:10:00", first=200)]
+    out = tmp_path / "alerts.jsonl"
+    FakeEngine.instances.clear()
+    assert main(["replay", str(_write(tmp_path / "night.jsonl", night)), "--out", str(out)]) == 0
+    assert len(FakeEngine.instances[0].seen) == 20
+    assert not _rejects(tmp_path / "alerts.jsonl.rejects.jsonl")
+
+
+def test_a_last_line_beyond_every_quiet_spell_of_the_file_is_rejected(tmp_path, fake_detectors):
+    """Nothing follows the last line to confirm a jump: within the file's longest gap it is let through."""
+    day = [*_minutes(10), *_minutes(10, start="2026-01-01T18:10:00", first=200)]
+    within = [*day, _payment(300, "2026-01-02T01:00:00Z", "50.00")]  # 6.8 h after: the night was 8 h
+    beyond = [*day, _payment(300, "2026-01-03T10:00:00Z", "50.00")]  # 39 h after
+    FakeEngine.instances.clear()
+    assert main(["replay", str(_write(tmp_path / "w.jsonl", within)), "--out", str(tmp_path / "w.out")]) == 0
+    assert main(["replay", str(_write(tmp_path / "b.jsonl", beyond)), "--out", str(tmp_path / "b.out")]) == 0
+    assert "e300" in FakeEngine.instances[0].seen and "e300" not in FakeEngine.instances[1].seen
+    assert [r["reason"] for r in _rejects(tmp_path / "b.out.rejects.jsonl")] == ["future_event_time"]
