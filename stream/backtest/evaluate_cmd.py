@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from stream.backtest.evaluation.metrics import evaluate, read_alerts, read_labels, table
+from stream.backtest.evaluation.alert_view import read_alerts
+from stream.backtest.evaluation.metrics import evaluate, read_labels, table
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from schemas import Alert
-from schemas.alerts import ALERT_ADAPTER
+from stream.backtest.evaluation.alert_view import AlertView, view
 
 
 @dataclass(frozen=True)
@@ -128,57 +126,37 @@ def read_labels(path: Path) -> dict[str, Label]:
     return labels
 
 
-def read_alerts(path: Path) -> tuple[list[Alert], int, list[str]]:
-    """Alerts keeping the highest version of each alert id; (alerts, versions read, rejected lines)."""
-    best: dict[str, Alert] = {}
-    versions = 0
-    rejected: list[str] = []
-    with open(path, "rb") as handle:
-        for n, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                alert = ALERT_ADAPTER.validate_json(line)
-            except ValidationError as exc:
-                rejected.append(f"line {n}: {exc.errors(include_url=False)[0]['msg']}")
-                continue
-            versions += 1
-            kept = best.get(alert.alert_id)
-            if kept is None or alert.version > kept.version:
-                best[alert.alert_id] = alert
-    return list(best.values()), versions, rejected
-
-
 def evaluate(labels: dict[str, Label], alerts: list[Alert], days: float | None = None, alert_versions: int | None = None,
              top_false_positives: int = 20) -> Evaluation:
+    views = [view(alert) for alert in alerts]
     mules = {a for a, lab in labels.items() if lab.label == 1}
-    by_account: dict[str, list[Alert]] = defaultdict(list)
-    for alert in alerts:
+    by_account: dict[str, list[AlertView]] = defaultdict(list)
+    for alert in views:
         by_account[alert.account_id].append(alert)
     detected = set(by_account)
 
     overall = Row("overall", mules=len(mules), detected=len(detected & mules), alerted=len(detected),
                   alerted_mules=len(detected & mules))
     overall.agreeing = sum(
-        1 for a in detected & mules if any(al.typology.value == labels[a].typology for al in by_account[a])
+        1 for a in detected & mules if any(labels[a].typology in al.typologies for al in by_account[a])
     )
 
-    names = sorted({lab.typology for lab in labels.values() if lab.label} | {al.typology.value for al in alerts})
+    names = sorted({lab.typology for lab in labels.values() if lab.label} | {t for al in views for t in al.typologies})
     rows = []
     for name in names:
         of_type = {a for a in mules if labels[a].typology == name}
-        alerted = {al.account_id for al in alerts if al.typology.value == name}
+        alerted = {al.account_id for al in views if name in al.typologies}
         det = of_type & detected
         rows.append(Row(name, mules=len(of_type), detected=len(det), alerted=len(alerted),
                         alerted_mules=len(alerted & mules),
-                        agreeing=sum(1 for a in det if any(al.typology.value == name for al in by_account[a]))))
+                        agreeing=sum(1 for a in det if any(name in al.typologies for al in by_account[a]))))
 
     if days is not None:
         span, source = float(days), "--days"
     else:
-        if alerts:
-            first = min(al.window_end for al in alerts)
-            last = max(al.window_end for al in alerts)
+        if views:
+            first = min(al.time for al in views)
+            last = max(al.time for al in views)
             span = max(1.0, math.ceil((last - first) / timedelta(days=1)))
         else:
             span = 1.0
@@ -192,7 +170,7 @@ def evaluate(labels: dict[str, Label], alerts: list[Alert], days: float | None =
         start = labels[account].misuse_start
         if start is None:
             continue
-        first_alert = min(al.window_end for al in by_account[account])
+        first_alert = min(al.time for al in by_account[account])
         hours = (first_alert - start) / timedelta(hours=1)
         if hours < 0:
             early += 1
@@ -200,21 +178,21 @@ def evaluate(labels: dict[str, Label], alerts: list[Alert], days: float | None =
         ttd.append(hours)
 
     volume: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for alert in alerts:
-        volume[alert.window_end.date().isoformat()][0 if alert.account_id in mules else 1] += 1
+    for alert in views:
+        volume[alert.time.date().isoformat()][0 if alert.account_id in mules else 1] += 1
 
     fps = []
     for account in detected - mules:
         account_alerts = by_account[account]
-        top = max(account_alerts, key=lambda al: (al.score, al.version, al.alert_id))
+        top = max(account_alerts, key=lambda al: (al.score, al.severity_rank, al.alert_id))
         fps.append({
             "account_id": account,
             "labelled": account in labels,
             "alerts": len(account_alerts),
-            "typology": top.typology.value,
+            "typology": ", ".join(top.typologies),
             "score": top.score,
-            "severity": top.severity.value,
-            "first_alert": min(al.window_end for al in account_alerts).isoformat(),
+            "severity": top.severity,
+            "first_alert": min(al.time for al in account_alerts).isoformat(),
             "reasons": [f"{hit.rule_id} (w{hit.weight}): {hit.reason}" for hit in top.rules],
         })
     fps.sort(key=lambda fp: (-fp["score"], -fp["alerts"], fp["account_id"]))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from stream.cli import main
-from stream.backtest.evaluation.metrics import evaluate, read_alerts, read_labels
+from stream.backtest.evaluation.alert_view import read_alerts
+from stream.backtest.evaluation.metrics import evaluate, read_labels
 from schemas import Typology
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
 from stream.cli import main
-from stream.backtest.evaluation.metrics import Label, evaluate, f1, percentile, read_alerts, read_labels
+from stream.backtest.evaluation.alert_view import read_alerts
+from stream.backtest.evaluation.metrics import Label, evaluate, f1, percentile, read_labels
 
 T0 = datetime(2026, 1, 10, tzinfo=timezone.utc)
 
