@@ -4,6 +4,8 @@ workload and time to detect of alerts against labels."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 import textwrap
 from decimal import Decimal, InvalidOperation
@@ -32,6 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts", type=Path, required=True, help="alerts JSONL (one Alert a line, e.g. from replay --out)")
     parser.add_argument("--labels", type=Path, required=True, help="labels CSV: account_id,label,typology,misuse_start")
     parser.add_argument("--report", type=Path, help="write a self-contained HTML report with plots here")
+    parser.add_argument("--json", type=Path, help="write every figure as JSON here, for scripts and CI comparisons")
     parser.add_argument("--days", type=float, help="length of the labelled period in days, for the workload (default: span of the alerts)")
     parser.add_argument("--budgets", type=budgets, default=list(DEFAULT_BUDGETS),
                         help="alert budgets in %% of the labelled accounts, comma-separated "
@@ -74,6 +77,17 @@ def terminal(ev: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def _json_value(value: object) -> float:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(ev: Evaluation) -> str:
+    """Every field of the evaluation, as the dataclasses name them (budget percentages as numbers)."""
+    return json.dumps(dataclasses.asdict(ev), default=_json_value, indent=1)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         labels = read_labels(args.labels)
@@ -88,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(labels, alerts, days=args.days, alert_versions=versions, top_false_positives=args.top_fp,
                       budgets=args.budgets)
     print(terminal(result))
+    if args.json is not None:
+        args.json.write_text(to_json(result) + "\n", encoding="utf-8")
+        print(f"json: {args.json}", file=sys.stderr)
     if args.report is not None:
         from stream.backtest.evaluation.report import render
 

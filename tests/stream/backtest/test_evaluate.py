@@ -1,4 +1,4 @@
-"""Evaluation arithmetic on hand-made labels and alerts, and the CLI's table and offline HTML report.
+"""Evaluation arithmetic on hand-made labels and alerts, and the CLI's table, JSON and offline HTML report.
 
 Each scenario is small enough that its figures are worked out by hand in the test.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
+import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -19,7 +21,7 @@ import pytest
 from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
 from stream.backtest.evaluate_cmd import budgets
 from stream.backtest.evaluation.alert_view import read_alerts
-from stream.backtest.evaluation.metrics import Label, budget_size, evaluate, f1, percentile, read_labels
+from stream.backtest.evaluation.metrics import Evaluation, Label, budget_size, evaluate, f1, percentile, read_labels
 from stream.backtest.evaluation.report import render
 from stream.cli import main
 
@@ -304,15 +306,33 @@ def test_cli_prints_the_table_and_writes_an_offline_report(tmp_path, capsys):
         assert title in page
 
 
-def test_cli_prints_budgets(tmp_path, capsys):
+def test_cli_prints_budgets_and_writes_every_figure_as_json(tmp_path, capsys):
     bank, found = ranked_bank()
     lab, out = _write_labels(tmp_path / "labels.csv", bank), _write_alerts(tmp_path / "alerts.jsonl", found)
-    assert main(["evaluate", "--alerts", str(out), "--labels", str(lab), "--days", "1", "--budgets", "1,0.5"]) == 0
+    target = tmp_path / "evaluation.json"
+    assert main(["evaluate", "--alerts", str(out), "--labels", str(lab), "--days", "1", "--budgets", "1,0.5",
+                 "--json", str(target)]) == 0
     text = capsys.readouterr().out
     assert re.search(r"^top 0\.5 %\s+1\s+1\s+1\s+1\.000\s+0\.250\s+0\.400$", text, re.M)
     assert re.search(r"^top 1 %\s+2\s+2\s+1\s+0\.500\s+0\.250\s+0\.333$", text, re.M)
     assert re.search(r"^all alerts \(defaults\)\s+-\s+5\s+3\s+0\.600\s+0\.750\s+0\.667$", text, re.M)
     assert "average precision over the ranking: 0.604 (over all 4 labelled mules" in text  # 29/48
+
+    data = json.loads(target.read_text())
+    assert set(data) == {f.name for f in dataclasses.fields(Evaluation)}
+    assert [(b["name"], b["percent"], b["budget"], b["taken"], b["mules_found"], b["precision"]) for b in data["budgets"]] == [
+        ("top 0.5 %", 0.5, 1, 1, 1, 1.0), ("top 1 %", 1.0, 2, 2, 1, 0.5)]
+    assert data["all_alerts"]["precision"] == 0.6 and data["all_alerts"]["recall"] == 0.75
+    assert data["average_precision"] == pytest.approx(29 / 48)
+    assert [(p["account_id"], p["mules_found"]) for p in data["pr_curve"]] == [
+        ("m1", 1), ("n1", 1), ("m2", 2), ("m3", 3), ("n2", 3)]
+    assert data["rules"] == [{"rule_id": "rapid_pass_through", "mule_accounts": 3, "other_accounts": 2, "precision": 0.6,
+                              "mule_weight_share": 1.0, "other_weight_share": 1.0}]
+    assert data["crosstab"] == {"account_sold": {"account_lent": 0, "account_rented": 1, "account_sold": 3,
+                                                 "collection_account": 0}}
+    assert data["recall_by_label"] == [{"name": "account_sold", "mules": 4, "detected": 3, "recall": 0.75,
+                                        "ttd_median_h": 5.0, "agreement": 1.0}]  # first alerts at 5, 1, 9 h
+    assert data["volume_by_day"] == [["2026-01-10", 4, 2], ["2026-01-11", 0, 1]]
 
 
 def test_cli_cross_tab_numbers_its_columns_and_keeps_label_words_out_of_precision(tmp_path, capsys):
