@@ -186,8 +186,6 @@ def render(ev: Evaluation, title: str = "mulewatch backtest") -> str:
 ({ev.alerted_accounts_per_10k_per_day:.2f} alerted accounts). <b>Time to detect:</b> {ttd}.</p>
 {_table(budget_table(ev))}
 {_img("precision-recall curve", plots["pr"])}
-<p class=note>Labels may name typologies in words of their own, so recall is counted in the labels' words and
-precision in the alerts'. An account is detected when any alert names it.</p>
 {_table(label_table(ev))}
 {_table(alert_table(ev))}
 {_img("recall by label typology and precision by alert typology", plots["typologies"])}

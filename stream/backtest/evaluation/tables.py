@@ -40,8 +40,8 @@ def budget_table(ev: Evaluation) -> Table:
         total=["all alerts (defaults)", "-", str(everything.taken), str(everything.mules_found),
                fmt(everything.precision), fmt(everything.recall), fmt(everything.f1)],
         note=(f"Accounts ranked by their strongest alert (score, then severity, then earliest, then account id); "
-              f"a budget of p % works the top p % of the {ev.accounts} labelled accounts (rounded down), or every "
-              f"alerted account when fewer."),
+              f"a budget works the top of the ranking up to its share of the {ev.accounts} labelled accounts "
+              f"(rounded down), or every alerted account when fewer are alerted."),
         summary=(f"average precision over the ranking: {fmt(ev.average_precision)} "
                  f"(over all {ev.mules} labelled mules; a mule never alerted adds 0)"),
     )
@@ -57,7 +57,8 @@ def label_table(ev: Evaluation) -> Table:
         rows=rows,
         total=["all mules", str(ev.mules), str(everything.mules_found), fmt(everything.recall), _hours(ev.ttd_median_h),
                fmt(ev.agreement)],
-        note=("Detected = any alert, whatever its typology. TTD = hours from misuse start to first alert. Agreement, only "
+        note=("Counted in the labels' own words, which need not be the alerts'. "
+              "Detected = any alert, whatever its typology. TTD = hours from misuse start to first alert. Agreement, only "
               "where the label typology is also an alert typology: detected mules with an alert of that same typology."),
     )
 
@@ -80,7 +81,7 @@ def crosstab_table(ev: Evaluation, numbered: bool) -> Table:
     """Label typology x alert typology; ``numbered`` heads the columns 1, 2, ... with a legend, for a terminal's width."""
     columns = [row.name for row in ev.precision_by_alert]
     head = [str(n) for n in range(1, len(columns) + 1)] if numbered else columns
-    legend = ("Columns: " + ", ".join(f"{n} {name}" for n, name in enumerate(columns, start=1)) + ". ") if numbered else ""
+    legend = ("Columns: " + ", ".join(f"{n}={name}" for n, name in enumerate(columns, start=1)) + ". ") if numbered else ""
     return Table(
         title="Detected mules: label typology x alert typology",
         head=["label typology", *head],

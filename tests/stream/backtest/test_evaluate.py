@@ -342,7 +342,7 @@ def test_cli_cross_tab_numbers_its_columns_and_keeps_label_words_out_of_precisio
     text = capsys.readouterr().out
     precision = text.split("Precision by alert typology")[1].split("Detected mules")[0]
     assert "fan_in" not in precision and "cycle" not in precision and "collection_account" in precision
-    assert "Columns: 1 account_lent, 2 account_rented, 3 account_sold, 4 collection_account, 5 pass_through_mule" in text
+    assert "Columns: 1=account_lent, 2=account_rented, 3=account_sold, 4=collection_account, 5=pass_through_mule" in text
     assert re.search(r"^fan_in\s+1\s+0\s+0\s+2\s+0$", text, re.M)
     assert re.search(r"^fan_in\s+3\s+2\s+0\.667\s+4\.0\s+-$", text, re.M)  # recall table: agreement not comparable
 
