@@ -18,7 +18,7 @@ from stream.backtest.evaluation.tables import Table, tables
 
 def budgets(text: str) -> list[Decimal]:
     """``0.5,1,2`` -> the budgets in percent of the labelled accounts, ascending and without repeats."""
-    values = set()
+    values: set[Decimal] = set()
     for part in text.split(","):
         try:
             value = Decimal(part.strip())
