@@ -354,9 +354,13 @@ class LabelConverter:
         self._labels, self._rule, self._header = labels, rule, header
         self._pos = column_positions(header, labels.columns, "labels", file_name)
         self._misused, self._clean = set(labels.misused_values), set(labels.clean_values)
-        self._seen: dict[str, int] = {}
-        #: Accounts whose row was rejected: they must not come back as label 0 from the payments.
-        self.withheld: set[str] = set()
+        self._labelled: dict[str, int] = {}  # account -> line of its label
+        self._rejected: set[str] = set()
+
+    @property
+    def withheld(self) -> set[str]:
+        """Accounts with only rejected rows: they must not come back as label 0 from the payments."""
+        return self._rejected - self._labelled.keys()
 
     def convert(self, row: Row) -> LabelRow | RowReject:
         account = ""
@@ -366,7 +370,7 @@ class LabelConverter:
             return self._convert(row, account)
         except _RowError as err:
             if account:
-                self.withheld.add(account)
+                self._rejected.add(account)
             return RowReject(row.line, err.reason, err.detail, row.fields)
 
     def _convert(self, row: Row, account: str) -> LabelRow:
@@ -378,9 +382,8 @@ class LabelConverter:
         except ValidationError:
             raise _RowError(Reason.BAD_ACCOUNT, f"account: {account!r} is not an account id (1 to 128 of "
                                                 "A-Z a-z 0-9 . _ : @ + = / # -)") from None
-        first = self._seen.setdefault(account, row.line)
-        if first != row.line:
-            raise _RowError(Reason.DUPLICATE_ACCOUNT, f"account {account!r} already labelled on line {first}")
+        if account in self._labelled:
+            raise _RowError(Reason.DUPLICATE_ACCOUNT, f"account {account!r} already labelled on line {self._labelled[account]}")
         raw = self._value(fields, "label")
         if raw in self._misused:
             label = 1
@@ -391,7 +394,9 @@ class LabelConverter:
                                               f"({', '.join(self._labels.misused_values)}) nor a clean value "
                                               f"({', '.join(self._labels.clean_values) or 'none given'})")
         typology = (self._labels.constants.typology or self._value(fields, "typology")) if label else ""
-        return LabelRow(account, label, typology, self._misuse_start(fields))
+        converted = LabelRow(account, label, typology, self._misuse_start(fields))
+        self._labelled[account] = row.line
+        return converted
 
     def _value(self, fields: list[str], name: str) -> str:
         position = self._pos.get(name)
