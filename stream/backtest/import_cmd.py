@@ -12,8 +12,12 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from stream.backtest import import_files as files
+from stream.backtest import importer
+from stream.backtest.import_mapping import Mapping, MappingError, load_mapping
 from stream.backtest.mappings import shipped_mappings
 from stream.progress import Progress
 
@@ -61,11 +65,62 @@ def _usage(message: str) -> int:
     return 2
 
 
-def run(args: argparse.Namespace) -> int:
-    from stream.backtest import import_files as files
-    from stream.backtest import importer
-    from stream.backtest.import_mapping import MappingError, load_mapping
+@dataclass
+class _Input:
+    """One CSV to convert: where it is, how it is written, and the converter built from its header."""
 
+    source: files.CsvSource
+    delimiter: str
+    encoding: str
+    converter: importer.PaymentConverter | importer.LabelConverter
+
+    def rows(self) -> Iterator[importer.Row | importer.RowReject]:
+        return files.read_rows(self.source, self.delimiter, self.encoding)
+
+
+def _payments_input(args: argparse.Namespace, mapping: Mapping) -> _Input:
+    """Checks the header against the mapping before the long pass; counts the rows per step if needed."""
+    section = mapping.payments
+    source = files.csv_source(args.source, section.member, "payments")
+    header = files.read_header(source, section.delimiter, section.encoding)
+    steps = None
+    if section.columns.step is not None:
+        steps = importer.count_steps(files.read_rows(source, section.delimiter, section.encoding), mapping, header,
+                                     source.name)
+    return _Input(source, section.delimiter, section.encoding,
+                  importer.PaymentConverter(mapping, header, source.name, steps))
+
+
+def _labels_input(args: argparse.Namespace, mapping: Mapping) -> _Input:
+    section = mapping.labels
+    source = files.csv_source(args.labels_from or args.source, section.member, "labels")
+    header = files.read_header(source, section.delimiter, section.encoding)
+    return _Input(source, section.delimiter, section.encoding,
+                  importer.LabelConverter(section, mapping.time, header, source.name))
+
+
+class _Rejects:
+    """Every reject to the rejects file; the first few on stderr too, so a wrong mapping shows at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.count = path, 0
+        self._file = files.RejectsFile(path)
+
+    def of(self, file_name: str) -> Callable[[importer.RowReject], None]:
+        def write(reject: importer.RowReject) -> None:
+            self._file.write(file_name, reject)
+            self.count += 1
+            if self.count <= _SHOWN_REJECTS:
+                print(f"import: rejected {file_name}:{reject.line}: {reject.reason}: {reject.detail}", file=sys.stderr)
+        return write
+
+    def close(self) -> None:
+        self._file.close()
+        if self.count > _SHOWN_REJECTS:
+            print(f"import: ... {self.count - _SHOWN_REJECTS} more rejects", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
     if args.mapping is None and not args.column:
         return _usage("give --mapping NAME|FILE, or the columns with --column FIELD=COLUMN")
     settings = [*args.set, *([("time.step_start", args.step_start)] if args.step_start else [])]
@@ -81,76 +136,53 @@ def run(args: argparse.Namespace) -> int:
     if args.labels is not None and args.labels_from is None and not files.is_archive(args.source):
         return _usage("--labels needs --labels-from FILE, the bank's labels export (or an archive as SOURCE)")
 
+    started = time.perf_counter()
     try:
-        payments = files.csv_source(args.source, mapping.payments.member, "payments")
-        csv_format = (mapping.payments.delimiter, mapping.payments.encoding)
-        header = files.read_header(payments, *csv_format)
-        steps = None
-        if mapping.payments.columns.step is not None:
-            steps = importer.count_steps(files.read_rows(payments, *csv_format), mapping, header, payments.name)
-        converter = importer.PaymentConverter(mapping, header, payments.name, steps)
-        labels_source = label_converter = None
-        if args.labels is not None:
-            labels_source = files.csv_source(args.labels_from or args.source, mapping.labels.member, "labels")
-            labels_format = (mapping.labels.delimiter, mapping.labels.encoding)
-            label_converter = importer.LabelConverter(mapping.labels, mapping.time,
-                                                      files.read_header(labels_source, *labels_format), labels_source.name)
+        payments = _payments_input(args, mapping)
+        labels = _labels_input(args, mapping) if args.labels is not None else None
     except (files.InputError, importer.MissingColumns) as exc:
         print(f"import: {exc}", file=sys.stderr)
         return 1
 
-    rejects_path = args.rejects or args.out.with_name(args.out.name + ".rejects.jsonl")
-    rejects = files.RejectsFile(rejects_path)
-    rejected = 0
-
-    def to_rejects(file_name: str) -> Callable[[importer.RowReject], None]:
-        def on_reject(reject: importer.RowReject) -> None:
-            nonlocal rejected
-            rejects.write(file_name, reject)
-            rejected += 1
-            if rejected <= _SHOWN_REJECTS:
-                print(f"import: rejected {file_name}:{reject.line}: {reject.reason}: {reject.detail}", file=sys.stderr)
-        return on_reject
-
-    started = time.perf_counter()
+    rejects = _Rejects(args.rejects or args.out.with_name(args.out.name + ".rejects.jsonl"))
     tally, label_tally = importer.Tally(), importer.Tally()
+    label_rows: list[importer.LabelRow] = []
+    added = 0
     try:
         with Progress("import") as progress:
-            events = importer.convert_payments(_counting(files.read_rows(payments, *csv_format), progress.update),
-                                               converter, tally, to_rejects(payments.name))
-        if label_converter is not None:
-            labelled = importer.convert_labels(files.read_rows(labels_source, *labels_format), label_converter,
-                                               label_tally, to_rejects(labels_source.name))
+            events = importer.convert_payments(_counting(payments.rows(), progress.update), payments.converter,
+                                               tally, rejects.of(payments.source.name))
+        if labels is not None:
+            labelled = importer.convert_labels(labels.rows(), labels.converter, label_tally,
+                                               rejects.of(labels.source.name))
             label_rows, added = importer.complete_labels(labelled, (a for e in events for a in e.own_accounts),
-                                                         label_converter.withheld)
+                                                         labels.converter.withheld)
         files.write_events(args.out, events)
-        if label_converter is not None:
+        if labels is not None:
             files.write_label_rows(args.labels, label_rows)
     except files.InputError as exc:
-        print(f"import: {exc}; nothing written", file=sys.stderr)
+        print(f"import: {exc}; no events or labels written", file=sys.stderr)
         return 1
     finally:
         rejects.close()
     elapsed = time.perf_counter() - started
 
-    if rejected > _SHOWN_REJECTS:
-        print(f"import: ... {rejected - _SHOWN_REJECTS} more rejects", file=sys.stderr)
-    print(f"import: {payments.name}: {tally.rows:,} rows, {tally.written:,} events written, {_rejects(tally)} "
+    print(f"import: {payments.source.name}: {tally.rows:,} rows, {tally.written:,} events written, {_rejects(tally)} "
           f"in {elapsed:.1f}s -> {args.out}" + (" [sorted in memory by event time]" if tally.sorted_in_memory else ""),
           file=sys.stderr)
-    if steps is not None:
+    if mapping.payments.columns.step is not None:
         print(f"import: step s starts at {mapping.time.step_start.isoformat()} + s x {mapping.time.step_seconds} s; "
-              f"the rows of a step are spread evenly over it in file order", file=sys.stderr)
-    if label_converter is not None:
+              "the rows of a step are spread evenly over it in file order", file=sys.stderr)
+    if labels is not None:
         misused = sum(row.label for row in label_rows)
-        print(f"import: {labels_source.name}: {label_tally.rows:,} rows, {_rejects(label_tally)}; {len(label_rows):,} "
+        print(f"import: {labels.source.name}: {label_tally.rows:,} rows, {_rejects(label_tally)}; {len(label_rows):,} "
               f"accounts labelled ({misused:,} misused, {added:,} from the payments as label 0) -> {args.labels}",
               file=sys.stderr)
-        if label_converter.withheld:
-            print(f"import: {len(label_converter.withheld):,} accounts left unlabelled because their label row was "
-                  "rejected", file=sys.stderr)
-    if rejected:
-        print(f"import: rejects written to {rejects_path}", file=sys.stderr)
+        withheld = len(labels.converter.withheld)
+        if withheld:
+            print(f"import: {withheld:,} accounts left unlabelled because their label row was rejected", file=sys.stderr)
+    if rejects.count:
+        print(f"import: rejects written to {rejects.path}", file=sys.stderr)
     if tally.rows and not tally.written:
         print("import: every row was rejected; check the mapping against the rejects file", file=sys.stderr)
     return 0
@@ -169,7 +201,7 @@ def _counting(rows: Iterable, update: Callable[[int], None], every: int = 2000) 
         update(pending)
 
 
-def _rejects(tally) -> str:
+def _rejects(tally: importer.Tally) -> str:
     if not tally.rejects:
         return "0 rejects"
     reasons = ", ".join(f"{reason} {count:,}" for reason, count in sorted(tally.rejects.items()))

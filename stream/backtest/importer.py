@@ -89,7 +89,8 @@ class _RowError(Exception):
         self.reason, self.detail = reason, detail
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+_STEP = re.compile(r"^-?[0-9]+$")
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9._:@+=/#-]")
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
@@ -138,17 +139,19 @@ def parse_time(text: str, rule: TimeRule, what: str) -> datetime:
 
 
 def parse_step(text: str, what: str) -> int:
-    try:
-        step = int(text)
-    except ValueError:
-        raise _RowError(Reason.BAD_TIME, f"{what}: {text!r} is not an integer step") from None
+    if not _STEP.match(text):
+        raise _RowError(Reason.BAD_TIME, f"{what}: {text!r} is not an integer step")
+    step = int(text)
     if step < 0:
         raise _RowError(Reason.BAD_TIME, f"{what}: step {step} is negative")
     return step
 
 
 def step_start(rule: TimeRule, step: int) -> datetime:
-    return rule.step_start + step * rule.step_length
+    try:
+        return rule.step_start + step * rule.step_length
+    except OverflowError:
+        raise _RowError(Reason.BAD_TIME, f"step {step} is after the year 9999") from None
 
 
 def count_steps(rows: Iterable[Row | RowReject], mapping: Mapping, header: list[str], file_name: str) -> Counter[int]:
@@ -406,7 +409,7 @@ class LabelConverter:
         """Empty when unknown; a step is the start of that step (a negative step means none)."""
         if "misuse_step" in self._pos:
             text = self._value(fields, "misuse_step")
-            if not text or text.startswith("-") and text[1:].isdigit():
+            if not text or _STEP.match(text) and int(text) < 0:
                 return ""
             return step_start(self._rule, parse_step(text, "misuse_step")).isoformat()
         text = self._value(fields, "misuse_start")
