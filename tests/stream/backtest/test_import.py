@@ -4,6 +4,7 @@ and the shipped AMLSim mapping, all on small CSVs written here (never the AMLSim
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import tarfile
 from datetime import datetime, timedelta, timezone
@@ -171,6 +172,20 @@ def test_bad_rows_go_to_the_rejects_file_with_line_and_reason(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "15 rows, 2 events written, 13 rejects" in err  # a record over two lines is one row
     assert "non_positive_amount 2" in err and "schema_violation 3" in err
+
+
+def test_a_gzip_export_is_read_and_undecodable_bytes_are_a_reject(tmp_path):
+    source = tmp_path / "export.csv.gz"
+    source.write_bytes(gzip.compress(b"a,b,amt,t\n"
+                                     b"x,y,1,2026-01-01T00:00:00Z\n"
+                                     b"x,\xff\xfe,2,2026-01-01T00:00:01Z\n"
+                                     b"y,x,3,2026-01-01T00:00:02Z\n"))
+    out = tmp_path / "out.jsonl"
+    assert main(["import", str(source), "--out", str(out), "--column", "debtor_account=a", "--column", "creditor_account=b",
+                 "--column", "amount=amt", "--column", "event_time=t", "--const", "currency=EUR"]) == 0
+    assert [e.amount for e in events_of(out)] == [Decimal("1"), Decimal("3")]
+    (reject,) = rejects_of(Path(f"{out}.rejects.jsonl"))
+    assert (reject["line"], reject["reason"], reject["row"][1]) == (3, "undecodable", "\ufffd\ufffd")
 
 
 def test_a_clean_run_leaves_no_stale_rejects(tmp_path):
