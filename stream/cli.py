@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("stream.schemas_cmd", "write or check the JSON Schema files of the event/alert contract"),
     "simulate": ("stream.backtest.simulate_cmd", "generate a labelled, deterministic event history of a simulated bank"),
+    "import": ("stream.backtest.import_cmd", "turn a bank's CSV export (and its labels) into event JSONL for replay and evaluate"),
     "evaluate": ("stream.backtest.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
     "replay": ("stream.replay_cmd", "run historical events through the detectors, or republish them to the input topics"),
     "worker": ("stream.worker_cmd", "run the streaming worker: Kafka in, detectors, alerts out"),
