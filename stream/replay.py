@@ -180,7 +180,6 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
 class _Held:
     item: Item
     time: int
-    reached: int  # the latest line that carried on from it so far (its own time at first)
     confirmations: int = 0
 
 
@@ -194,11 +193,11 @@ class FutureGuard:
     * if a later line goes back to before it (by more than the lateness), the stream did not follow
       it there, and it is rejected: one forged line cannot make every real line after it look late;
     * once ``confirmations`` later lines carry on from it (each at or after it, less the lateness,
-      and no further beyond the previous one than the file's pace allows), the stream has moved on
-      (a quiet night in the history, say) and it is let through, in order;
+      and no further beyond the line before than the file's longest quiet spell), the stream has
+      moved on (a quiet night in the history, say) and it is let through, in order;
     * at the end of the input, held lines are let through only if they are no further ahead than the
       longest quiet spell the file has shown between consecutive events; with no line after them to
-      confirm the jump, a longer one is taken for a forged time.
+      confirm the jump, a longer one is taken for a forged time. Sorting gathers forged lines there.
 
     A line that goes back behind the let-through stream is the one out of order: it confirms or
     contradicts nothing and is passed on for the order check. Lines that are not ahead pass at once,
@@ -217,6 +216,8 @@ class FutureGuard:
         self.confirmations = confirmations
         self.clock: int | None = None
         self.longest_gap = 0
+        self.released = 0
+        self.previous: int | None = None  # time of the line before (not counting lines behind the clock)
         self.held: list[_Held] = []
 
     def filter(self, source: Iterable[Item | Reject]) -> Iterator[Item | Reject]:
@@ -229,8 +230,9 @@ class FutureGuard:
                 yield item  # behind the confirmed stream: it is the one out of order (the order check says so)
                 continue
             yield from self._follow(time_ms)
+            self.previous = time_ms
             if self.clock is None or time_ms > self.clock + self.max_future:
-                self.held.append(_Held(item, time_ms, time_ms))
+                self.held.append(_Held(item, time_ms))
                 if len(self.held) > self.MAX_HELD:
                     self.held[0].confirmations = self.confirmations
                 yield from self._settle()
@@ -241,23 +243,26 @@ class FutureGuard:
     def _follow(self, time_ms: int) -> Iterator[Item | Reject]:
         """Let a new line confirm or contradict the held ones (those a contradiction rejects go).
 
-        A line carries a held one on when it is at or after it (less the lateness) and no further
-        beyond the last line that carried it on than the file's pace allows: its longest gap so far,
-        or the jump to the held line itself. A line even further ahead says nothing about it, so a
-        run of forged lines far apart, which sorting gathers at the end, cannot vouch for each other.
+        A line carries a held one on when it is at or after it (less the lateness) and, once the file
+        has shown its pace, no further beyond the line before it than the file's longest quiet spell:
+        a run of forged lines far apart, which sorting gathers at the end, cannot vouch for each other.
         """
+        steady = self.previous is None or not self.known_pace or time_ms - self.previous <= max(self.max_future, self.longest_gap)
         kept = []
         for held in self.held:
             if time_ms < held.time - self.lateness:
                 yield self._reject(held)
                 continue
-            pace = self.max_future if self.clock is None else max(self.max_future, self.longest_gap, held.time - self.clock)
-            if self.clock is None or time_ms <= held.reached + pace:
+            if steady:
                 held.confirmations += 1
-                held.reached = max(held.reached, time_ms)
             kept.append(held)
         self.held = kept
         yield from self._settle()
+
+    @property
+    def known_pace(self) -> bool:
+        """Enough lines let through for their longest gap to say how quiet the file can be."""
+        return self.released > self.confirmations
 
     def _settle(self) -> Iterator[Item]:
         """Release held lines from the front while they are confirmed or no longer ahead."""
@@ -270,14 +275,18 @@ class FutureGuard:
             yield self._release(first.item, first.time)
 
     def _finish(self) -> Iterator[Item | Reject]:
+        """At the end nothing follows the held lines to confirm them: let them through if they are no
+        further ahead than the file's longest quiet spell, or if the file let too few lines through
+        to have shown its pace at all (a short test file: a forged time there blinds nothing)."""
         for held in self.held:
-            if self.clock is None or held.time - self.clock <= max(self.max_future, self.longest_gap):
+            if not self.known_pace or held.time - self.clock <= max(self.max_future, self.longest_gap):
                 yield self._release(held.item, held.time)
             else:
                 yield self._reject(held)
         self.held = []
 
     def _release(self, item: Item, time_ms: int) -> Item:
+        self.released += 1
         if self.clock is None or time_ms > self.clock:
             if self.clock is not None:
                 self.longest_gap = max(self.longest_gap, time_ms - self.clock)
