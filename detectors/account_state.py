@@ -22,19 +22,23 @@ from detectors.messages import AccountChangeView, PaymentView
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
-FORMAT = 1
+FORMAT = 2
 
 # Ledger entry: (time, event_id, outgoing, amount_minor, counterparty, sale). ``sale``: a card
 # purchase or sale (money.sale_methods): trade with a merchant, not a transfer between people.
 TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
-# Hit record (value of ``hits``): (time, rule_id, level, reason, evidence_event_ids)
-H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE = range(5)
+# Hit record (value of ``hits``): (time, rule_id, level, reason, evidence_event_ids, flows). ``flows``:
+# the account's inflow and outflow (minor units) over each typology window up to the hit's time, as
+# (in, out, in, out, ...) in ``Runtime.flow_windows`` order; () for a hit from another partition. An
+# alert's amounts come from its hits, never from the state at the moment it is judged: a cross-key
+# hit can arrive days late, when the state no longer knows the flows as of an earlier point.
+H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS = range(6)
 # Counterparty flags
 SENDER, BENEFICIARY = 1, 2
 DAYS_PER_PERIOD = 30  # "monthly" buckets are 30-day periods of event time
 SWEEP_DAYS = 7
 
-Hit = tuple[int, str, int, str, tuple[str, ...]]
+Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...]]
 
 
 class AccountState:
@@ -318,6 +322,13 @@ class AccountState:
                     inflow += entry[AMOUNT]
         return inflow, outflow
 
+    def window_flows(self, time: int, runtime: Runtime) -> tuple[int, ...]:
+        """Inflow and outflow over each typology window up to ``time``: what a hit carries."""
+        flows: list[int] = []
+        for window in runtime.flow_windows:
+            flows.extend(self.flows(time - window, time, runtime))
+        return tuple(flows)
+
     # ---- bytes -----------------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
@@ -361,7 +372,7 @@ class AccountState:
         state.accesses = [tuple(a) for a in accesses]
         state.beneficiaries = [tuple(b) for b in beneficiaries]
         state.devices = {d: [first, last] for d, first, last in devices}
-        state.hits = {k: (t, rule, level, reason, tuple(ev)) for t, k, rule, level, reason, ev in hits}
+        state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows)) for t, k, rule, level, reason, ev, flows in hits}
         state.emitted = {(typology, bucket): times for typology, bucket, *times in emitted}
         return state
 

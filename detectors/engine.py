@@ -69,7 +69,7 @@ def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutco
     """Store a cross-key hit; a re-sent one replaces the stored copy (its evidence may have grown)."""
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence)):
+    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence, ())):
         return AccountOutcome(state, [], [], duplicate=True)
     alerts = runtime.typologies.walk(state, hit.time)
     state.cap_hits(runtime)
@@ -109,7 +109,7 @@ def _evaluate_from(state: AccountState, time: int, runtime) -> None:
             if finding is None:
                 continue
             level, reason, evidence = finding
-            hit = (anchor[TIME], rule_id, level, reason, evidence)
+            hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime))
             hit_id = short_id(rule_id, anchor[EVENT_ID])
             if state.put_hit(hit_id, hit):
                 for deriver in runtime.derivers:

@@ -76,7 +76,13 @@ class IdentifierOutcome:
 
 
 def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, config) -> IdentifierOutcome:
-    """Record one use and return the hits it makes true (none for a repeat or a too-old use)."""
+    """Record one use and return the hits it makes true (none for a too-old use).
+
+    A repeat of a use already recorded returns its hits again, as the account side re-sends its
+    identifier uses: the worker stores this state before the hits it sent are known to be delivered,
+    so after a crash the redelivered use finds itself recorded while its hits may never have left.
+    Hit ids are deterministic, so a hit that did arrive is recognised as a repeat there.
+    """
     if state is None:
         state = IdentifierState(msg.kind, msg.key)
     rule = config.runtime.identifier_rules.get(msg.kind)
@@ -85,7 +91,10 @@ def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, conf
     entry = (msg.time, msg.event_id, msg.account_id, msg.customer_id)
     entries = state.entries
     at = bisect_left(entries, entry)
-    if (at < len(entries) and entries[at] == entry) or msg.time < state.watermark - rule.window:
+    if at < len(entries) and entries[at] == entry:
+        shared = len(state.customers) >= rule.min_customers
+        return IdentifierOutcome(state, _hits_from(state, rule, at) if shared else [])
+    if msg.time < state.watermark - rule.window:
         return IdentifierOutcome(state, [])
     state._add(at, entry)
     if msg.time > state.watermark:

@@ -61,6 +61,8 @@ class Runtime:
         }
 
         self.typologies = Typologies(config.typologies, self)
+        #: The distinct typology windows (ms), in the order hits carry their flows (see H_FLOWS).
+        self.flow_windows = sorted({t.window for t in self.typologies.typologies})
         self.scoring = Scoring(config.severity, config.version, self)
         self.cooldowns = self.typologies.cooldowns
         self.keep_hits = max(self.typologies.max_window, days(repeated.window_days) if repeated.enabled else 0) + self.lateness

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from detectors.account_state import H_LEVEL, H_RULE, AccountState
+from detectors.account_state import H_FLOWS, H_LEVEL, H_RULE, AccountState
 from detectors.config_types import Days, StrictModel
 from detectors.eventtime import days
 from detectors.rules import HIGH, RULE_IDS
@@ -122,7 +122,7 @@ class Typologies:
 
     def _emit(self, state: AccountState, typ: _Typology, now: int, score: int, contributions) -> Alert | None:
         runtime = self.runtime
-        flows = state.flows(now - typ.window, now, runtime)
+        flows = _moved(contributions, runtime.flow_windows.index(typ.window))
         severity = runtime.scoring.severity(max(flows))
         bucket = now // typ.cooldown
         key = (typ.typology.value, bucket)
@@ -138,3 +138,16 @@ class Typologies:
         return runtime.scoring.build_alert(
             state, typ.typology, bucket, score, severity, contributions, now - typ.window, now, flows
         )
+
+
+def _moved(contributions, window_index: int) -> tuple[int, int]:
+    """Inflow and outflow of the typology's window, from the contributing hits: the largest any of
+    them carries (each as of its own time). Every typology needs a money rule, whose hits carry them."""
+    best = (0, 0)
+    for _, hit in contributions:
+        flows = hit[H_FLOWS]
+        if flows:
+            pair = (flows[2 * window_index], flows[2 * window_index + 1])
+            if max(pair) > max(best):
+                best = pair
+    return best

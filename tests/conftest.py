@@ -73,17 +73,26 @@ def new_topic(kafka_admin: KafkaAdminClient, unique_name: Callable[[str], str]) 
     return create
 
 
-@pytest.fixture(scope="session")
-def bank(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
-    """The small simulated bank the worker and fault tests share, and the alert versions the offline engine raises on it."""
-    folder = tmp_path_factory.mktemp("bank")
+def _simulated_bank(folder, accounts: int, days: int, seed: int) -> tuple[list[bytes], set[tuple[str, int]]]:
     events, labels = folder / "events.jsonl", folder / "labels.csv"
     subprocess.run(
-        [MULEWATCH, "simulate", "--accounts", "300", "--days", "20", "--seed", "11", "--out", str(events),
-         "--labels", str(labels)],
+        [MULEWATCH, "simulate", "--accounts", str(accounts), "--days", str(days), "--seed", str(seed),
+         "--out", str(events), "--labels", str(labels)],
         check=True, capture_output=True,
     )
     lines = events.read_bytes().splitlines()
     expected = offline_alerts(lines)
     assert expected, "the simulated bank should raise alerts offline"
     return lines, expected
+
+
+@pytest.fixture(scope="session")
+def bank(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
+    """The small simulated bank the worker and fault tests share, and the alert versions the offline engine raises on it."""
+    return _simulated_bank(tmp_path_factory.mktemp("bank"), 300, 20, 11)
+
+
+@pytest.fixture(scope="session")
+def wide_bank(tmp_path_factory) -> tuple[list[bytes], set[tuple[str, int]]]:
+    """A bank several thousand accounts wide (and a week long, to fit CI's time), with its offline alerts."""
+    return _simulated_bank(tmp_path_factory.mktemp("wide-bank"), 3000, 8, 13)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detectors.account_state import H_EVIDENCE, H_REASON, H_RULE, H_TIME, AccountState, Hit
+from detectors.account_state import H_EVIDENCE, H_FLOWS, H_REASON, H_RULE, H_TIME, AccountState, Hit
 from detectors.config_types import Hours, RuleConfig
 from detectors.eventtime import describe_duration, hours
 from detectors.hashing import short_id
@@ -45,5 +45,5 @@ class GatherScatter:
                 f" {fan_in[H_REASON]}; then {fan_out[H_REASON]}"
             )
             evidence = tuple(dict.fromkeys(fan_in[H_EVIDENCE] + fan_out[H_EVIDENCE]))[: self.max_evidence]
-            derived.append((short_id(self.rule_id, fan_out_id), (time, self.rule_id, NORMAL, reason, evidence)))
+            derived.append((short_id(self.rule_id, fan_out_id), (time, self.rule_id, NORMAL, reason, evidence, fan_out[H_FLOWS])))
         return derived

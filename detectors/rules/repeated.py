@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from detectors.account_state import H_EVIDENCE, H_REASON, H_RULE, H_TIME, AccountState, Hit
+from detectors.account_state import H_EVIDENCE, H_FLOWS, H_REASON, H_RULE, H_TIME, AccountState, Hit
 from detectors.config_types import Days, Hours, RuleConfig
 from detectors.eventtime import days, describe_duration, hours
 from detectors.hashing import short_id
@@ -55,5 +55,5 @@ class RepeatedPassThrough:
                 f" {current[H_REASON]}; earlier {first[H_REASON]}"
             )
             evidence = tuple(dict.fromkeys(current[H_EVIDENCE] + first[H_EVIDENCE]))[: self.max_evidence]
-            derived.append((short_id(self.rule_id, current_id), (now, self.rule_id, NORMAL, reason, evidence)))
+            derived.append((short_id(self.rule_id, current_id), (now, self.rule_id, NORMAL, reason, evidence, current[H_FLOWS])))
         return derived

@@ -133,3 +133,21 @@ def test_hit_caps_hold_when_the_overall_cap_is_below_the_per_rule_cap():
         state.put_hit(f"h{n}", (1_000 * n, "fan_in", 1, "reason", ("e",)))
     state.cap_hits(SimpleNamespace(max_hits=3, max_hits_per_rule=8))
     assert sorted(state.hits) == ["h2", "h3", "h4"]  # the newest three
+
+
+def test_a_redelivered_identifier_use_sends_its_hits_again(config):
+    """The worker stores identifier state before its hits are known to be delivered: after a crash
+    the redelivered use finds itself recorded, and must send the hits that may have been lost."""
+    state = None
+    uses = [IdentifierMessage("DEV", "device", f"A{i}", f"C{i}", f"e{i}", 1_700_000_000_000 + i * 60_000) for i in range(4)]
+    first_hits = []
+    for msg in uses:
+        outcome = apply_identifier(state, msg, config)
+        state = IdentifierState.from_bytes(outcome.state.to_bytes())  # as stored by the worker
+        first_hits.append(outcome.hits)
+    assert first_hits[2], "the third customer on the device makes it shared"
+    again = apply_identifier(state, uses[2], config)
+    assert again.state.to_bytes() == state.to_bytes()
+    assert {h.hit_id for h in again.hits} == {h.hit_id for h in first_hits[2]} | {h.hit_id for h in first_hits[3]}
+    lone = apply_identifier(None, uses[0], config)
+    assert apply_identifier(lone.state, uses[0], config).hits == []  # one customer: nothing to re-send

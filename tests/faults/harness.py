@@ -2,7 +2,8 @@
 
 Workers are run with ``tests.stream.worker_harness.Deployment``; this module adds what breaking
 things needs on top: a broker the test owns (so it may stop it), a reader that waits until the
-expected alerts are there (and a little longer, to see extras), and an RSS sampler.
+expected alerts are there (and a little longer, to see extras), an RSS sampler, and a feed that
+SIGKILLs its worker at random moments.
 """
 
 from __future__ import annotations
@@ -170,3 +171,39 @@ class RssSampler:
 
     def rss_mb(self, since: float = 0.0) -> list[float]:
         return [kb / 1024 for t, kb in self.samples if t >= since]
+
+
+@dataclass
+class KillRun:
+    """What one run of ``consume_with_kills`` saw: when each life ended, and everything published."""
+
+    lives: list[str] = field(default_factory=list)
+    records: list = field(default_factory=list)
+
+
+def consume_with_kills(deployment, lines: list[bytes], expected: set[tuple[str, int]], rng: random.Random,
+                       kills: int, life_s: tuple[float, float] = (0.5, 8.0), max_s: float = 300) -> KillRun:
+    """Feed ``lines`` while SIGKILLing the worker ``kills`` times, each a random ``life_s`` after it
+    became ready, and restarting it on the same data dir; then read every alert it published.
+
+    The events are produced from a thread while the worker runs, as a history being republished
+    would be; a kill lands wherever the worker is (consuming, applying, writing state, sending).
+    """
+    run = KillRun()
+    producer = threading.Thread(target=deployment.produce_events, args=(lines,), daemon=True)
+    worker = deployment.start_worker(0)
+    wait_ready(worker.web_port)
+    producer.start()
+    for life in range(kills):
+        pause = rng.uniform(*life_s)
+        time.sleep(pause)
+        assert worker.process.poll() is None, worker.log()[-3000:]
+        worker.kill()
+        run.lives.append(f"life {life}: killed {pause:.1f}s after ready")
+        worker = deployment.start_worker(0)
+        wait_ready(worker.web_port)
+    producer.join()
+    run.records = read_topic(deployment.bootstrap, deployment.topic("alerts"), until=covers(expected),
+                             settle_s=5, idle_s=30, max_s=max_s)
+    assert worker.process.poll() is None, worker.log()[-3000:]
+    return run
