@@ -43,6 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hard-share", type=_share, default=0.07, help="share of mules with weak, partial signals (default 0.07)")
     parser.add_argument("--warmup-days", type=int, default=0,
                         help="no misuse starts before this day, so detectors see ordinary history first (default 0: misuse from day 7)")
+    parser.add_argument("--payments-only", action="store_true",
+                        help="payments alone, as many banks' feeds are: no account events, no device, IP or session country")
     parser.add_argument("--country", default="DE", help="the bank's country, ISO 3166 alpha-2 (default DE)")
     parser.add_argument("--currency", default="EUR", help="the bank's currency, ISO 4217 (default EUR)")
     parser.add_argument("--to-kafka", action="store_true", help="publish to the input topics instead of writing --out")
@@ -63,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: --start {args.start!r} is not an ISO-8601 time: {exc}", file=sys.stderr)
         return 2
     cfg = SimConfig(accounts=args.accounts, days=args.days, seed=args.seed, start_t=start_t,
-                    mule_share=args.mule_share, hard_share=args.hard_share, warmup_days=args.warmup_days, country=args.country.upper(),
-                    currency=args.currency.upper())
+                    mule_share=args.mule_share, hard_share=args.hard_share, warmup_days=args.warmup_days,
+                    payments_only=args.payments_only, country=args.country.upper(), currency=args.currency.upper())
     started = time.perf_counter()
     sim = Simulation(cfg)
     if args.labels is not None:

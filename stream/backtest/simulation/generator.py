@@ -30,6 +30,7 @@ class SimConfig:
     hard_share: float = 0.07
     travel_share: float = 0.04
     warmup_days: int = 0  # no misuse starts before this day: ordinary history for the detectors' baselines
+    payments_only: bool = False  # a feed of payments alone: no account events, no device, IP or session country
     country: str = "DE"
     currency: str = "EUR"
 
@@ -50,7 +51,7 @@ class Simulation:
         """Lists of records in event-time order: the back-dated history in chunks, then each day."""
         yield from self._history()
         cfg = self.cfg
-        em = Emitter(cfg.start_t, cfg.currency)
+        em = Emitter(cfg.start_t, cfg.currency, cfg.payments_only)
         accounts = self.population.accounts
         world = self.population.world
         daily = [DAILY.get(a.persona) for a in accounts]
@@ -114,12 +115,15 @@ class Simulation:
         keys.sort()
         batch: list[Record] = []
         dumps = orjson.dumps
+        account_kinds = (0, 1, 3, 5, 6)  # opened, device bound (phone, tablet), login (phone, tablet)
         merchants = self.population.world.merchants
         for key in keys:
             kind = key & 15
             idx = (key >> 4) & ((1 << 25) - 1)
             t = key >> 29
             a = accounts[idx]
+            if cfg.payments_only and kind in account_kinds:
+                continue
             if kind == 0:
                 event = {"event_id": f"h0-{idx}", "event_time": iso(t), "type": "account_opened", "account_id": a.aid,
                          "customer_id": a.cid, "kyc_country": a.country, "birth_year": 1940 + (idx * 7919) % 65}

@@ -186,3 +186,20 @@ def test_warmup_days_keep_misuse_out_of_the_first_days():
     sim = Simulation(SimConfig(accounts=400, days=30, seed=4, start_t=start, mule_share=0.05, warmup_days=14))
     starts = [a.misuse_start for a in sim.population.accounts if a.label]
     assert starts and min(starts) >= start + 14 * 86_400
+
+
+def test_payments_only_holds_the_same_payments_without_account_events_or_session_fields(simulated, label_rows, tmp_path):
+    """Many banks' feeds have payments alone: same accounts, labels and money, nothing else."""
+    events, _ = simulated
+    only, labels = tmp_path / "payments.jsonl", tmp_path / "labels.csv"
+    assert main(["simulate", "--accounts", str(ACCOUNTS), "--days", str(DAYS), "--seed", str(SEED),
+                 "--out", str(only), "--labels", str(labels), "--mule-share", "0.03", "--payments-only"]) == 0
+    payments = [orjson.loads(line) for line in only.read_bytes().splitlines()]
+    assert payments and {e["type"] for e in payments} == {"payment"}
+    assert not any(field in e for e in payments for field in ("device_id", "ip", "session_country"))
+    session = ("device_id", "ip", "session_country")
+    full = [orjson.loads(line) for line in events.read_bytes().splitlines()]
+    assert any(field in e for e in full for field in session)
+    assert payments == [{k: v for k, v in e.items() if k not in session} for e in full if e["type"] == "payment"]
+    with open(labels, newline="", encoding="utf-8") as handle:
+        assert list(csv.reader(handle)) == label_rows
