@@ -14,7 +14,7 @@ import orjson
 
 from stream.backtest.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
 from stream.backtest.simulation.emit import Emitter, Record, money
-from stream.backtest.simulation.ordinary import DAILY, Day, open_new
+from stream.backtest.simulation.ordinary import DAILY, RETAIL_LIFE, Day, open_new
 from stream.backtest.simulation.population import Population, build_population
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
@@ -155,12 +155,15 @@ class Simulation:
 
     def _last_month(self, a) -> list[tuple[int, int]]:
         """(time, kind) of last month's recurring payments whose payee or payer the bank already knows:
-        rent (7), a student's top-up (8), payroll (9) and the supplier (10) of an employer. Without
+        rent (7), a student's top-up (8), payroll (9) and the supplier (10) of an employer, and the
+        standing payments (11) of each day of the month (fixed instalments, subscriptions). Without
         them every landlord, parent and member of staff would look new at the first payment of the
-        period (a bank's feed holds months of them)."""
+        period, and a subscription would not look monthly (a bank's feed holds months of them)."""
         start = self.cfg.start_t
         month = start - 31 * DAY
         out = []
+        if a.persona in RETAIL_LIFE:
+            out += [(month + (dom - 1) * DAY + 4 * HOUR, 11) for dom in sorted({item[0] for item in a.standing})]
         if a.parents and a.topup:
             t = month + (min(a.topup_dom, 28) - 1) * DAY + 10 * HOUR
             out += [(t, 8), (t + 2 * HOUR, 7)]
@@ -176,18 +179,25 @@ class Simulation:
         world = self.population.world
         when = iso(t)
         dumps = orjson.dumps
-        base = {"type": "payment", "event_time": when, "currency": cfg.currency, "channel": "online", "method": "transfer"}
+        base = {"type": "payment", "event_time": when, "currency": cfg.currency}
+        transfer = ("online", "transfer")
+        name = f"h{kind}-{a.idx}"
         if kind == 7:
-            pairs = [(a.party, world.cp(a.landlord), a.rent)]
+            pairs = [(a.party, world.cp(a.landlord), a.rent, transfer)]
         elif kind == 8:
-            pairs = [(world.cp(a.parents[0]), a.party, a.topup)]
+            pairs = [(world.cp(a.parents[0]), a.party, a.topup, transfer)]
         elif kind == 9:
-            pairs = [(a.party, member, salary) for member, salary in a.extra["staff"] + a.extra.get("own_staff", [])]
+            pairs = [(a.party, member, salary, transfer) for member, salary in a.extra["staff"] + a.extra.get("own_staff", [])]
+        elif kind == 10:
+            pairs = [(a.party, a.extra["supplier"], 3000.0, transfer)]
         else:
-            pairs = [(a.party, a.extra["supplier"], 3000.0)]
+            dom = (t - (cfg.start_t - 31 * DAY)) // DAY + 1
+            name = f"h{kind}-{a.idx}-{dom}"
+            pairs = [(a.party, payee, amount, (channel, method)) for d, payee, amount, channel, method in a.standing if d == dom]
         records = []
-        for n, (debtor, creditor, amount) in enumerate(pairs):
-            event = {**base, "event_id": f"h{kind}-{a.idx}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount)}
+        for n, (debtor, creditor, amount, (channel, method)) in enumerate(pairs):
+            event = {**base, "event_id": f"{name}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount),
+                     "channel": channel, "method": method}
             key = debtor["account_id"] if "bank_id" not in debtor else creditor["account_id"]
             records.append(Record(t, True, key, dumps(event).decode()))
         return records

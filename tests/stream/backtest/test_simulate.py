@@ -203,3 +203,53 @@ def test_payments_only_holds_the_same_payments_without_account_events_or_session
     assert payments == [{k: v for k, v in e.items() if k not in session} for e in full if e["type"] == "payment"]
     with open(labels, newline="", encoding="utf-8") as handle:
         assert list(csv.reader(handle)) == label_rows
+
+
+@pytest.fixture(scope="module")
+def bank():
+    """A 2,000-account bank over 30 days, generated in process: its population and its events as dicts."""
+    sim = Simulation(SimConfig(accounts=2000, days=30, seed=SEED, start_t=parse_start(DEFAULT_START)))
+    events = [orjson.loads(record.line) for batch in sim.batches() for record in batch]
+    return sim, events
+
+
+def _own(side: dict) -> bool:
+    return "bank_id" not in side
+
+
+def test_legitimate_look_alikes_are_present_and_unlabelled(bank):
+    """Friends paying each other back and forth, the same sum every month, salary on to one's own broker
+    account, collectors paid by many new payers, payers of many people in one sitting."""
+    sim, events = bank
+    ordinary = {a.aid for a in sim.population.accounts if a.label == 0}
+    start = parse_start(DEFAULT_START)
+    payments = [e for e in events if e["type"] == "payment"]
+
+    pairs = Counter((e["debtor"]["account_id"], e["creditor"]["account_id"]) for e in payments
+                    if _own(e["debtor"]) and _own(e["creditor"]) and e["debtor"]["customer_id"] != e["creditor"]["customer_id"]
+                    and float(e["amount"]) < 200)
+    mutual = [(x, y) for (x, y), n in pairs.items() if x < y and (y, x) in pairs and {x, y} <= ordinary
+              and n + pairs[(y, x)] >= 3]
+    assert len(mutual) >= 5
+
+    before, during = set(), set()
+    for e in payments:
+        key = (e["debtor"]["account_id"], e["creditor"]["account_id"], e["amount"])
+        (before if datetime.fromisoformat(e["event_time"].replace("Z", "+00:00")).timestamp() < start else during).add(key)
+    monthly = {k for k in before & during if k[0] in ordinary}
+    assert len(monthly) >= 500
+
+    to_own_elsewhere = [e for e in payments if _own(e["debtor"]) and not _own(e["creditor"])
+                        and e["creditor"].get("customer_id") and e["creditor"]["account_id"].startswith("I")]
+    assert len({e["debtor"]["account_id"] for e in to_own_elsewhere}) >= 50
+
+    payers: dict[str, set[str]] = {}
+    payees: dict[tuple[str, str], set[str]] = {}
+    for e in payments:
+        debtor, creditor = e["debtor"], e["creditor"]
+        if e["method"] != "card" and not _own(debtor) and _own(creditor) and creditor["account_id"] in ordinary:
+            payers.setdefault(creditor["account_id"], set()).add(debtor["account_id"])
+        if e["method"] == "transfer" and _own(debtor) and not _own(creditor) and debtor["account_id"] in ordinary:
+            payees.setdefault((debtor["account_id"], e["event_time"][:13]), set()).add(creditor["account_id"])
+    assert sum(1 for p in payers.values() if len(p) >= 30) >= 10
+    assert sum(1 for p in payees.values() if len(p) >= 6) >= 5
