@@ -14,6 +14,7 @@ import orjson
 
 from stream.backtest.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
 from stream.backtest.simulation.emit import Emitter, Record, money
+from stream.backtest.simulation.laundering import PATTERNS, Schedule
 from stream.backtest.simulation.ordinary import DAILY, RETAIL_LIFE, Day, open_new
 from stream.backtest.simulation.population import Population, build_population
 
@@ -27,6 +28,8 @@ class SimConfig:
     seed: int
     start_t: int
     mule_share: float = 0.015
+    laundering_share: float = 0.02  # accounts taking part in laundering patterns
+    patterns: tuple[str, ...] = PATTERNS  # the laundering typologies planted
     hard_share: float = 0.07
     travel_share: float = 0.04
     warmup_days: int = 0  # no misuse starts before this day: ordinary history for the detectors' baselines
@@ -55,6 +58,7 @@ class Simulation:
         accounts = self.population.accounts
         world = self.population.world
         daily = [DAILY.get(a.persona) for a in accounts]
+        laundering = Schedule(self.population.patterns)
         for d in range(cfg.days):
             t0 = cfg.start_t + d * DAY
             em.begin_day(d)
@@ -69,6 +73,7 @@ class Simulation:
                         fn(a, c, rng, em)
                 if a.scenario is not None:
                     a.scenario.day(a, c, rng, em)
+            laundering.day(c, rng, em)
             yield em.take_day(d)
 
     def _history(self) -> Iterator[list[Record]]:
@@ -110,7 +115,7 @@ class Simulation:
                     keys.append((earlier << 25 | a.idx) << 4 | 4)
             if last is not None:
                 keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 4 | 2)
-            if a.active_from == 0 and a.persona != "shell" and a.label == 0:
+            if a.active_from == 0 and a.persona != "shell" and (a.label == 0 or a.typology in PATTERNS):
                 keys.extend(((t << 25 | a.idx) << 4 | kind) for t, kind in self._last_month(a) if t > a.opened_t + DAY)
         keys.sort()
         batch: list[Record] = []

@@ -13,6 +13,7 @@ from random import Random
 
 from stream.backtest.simulation.clock import DAY, HOUR
 from stream.backtest.simulation.emit import party
+from stream.backtest.simulation.laundering import Pattern, plant_patterns
 from stream.backtest.simulation.world import TRAVEL_COUNTRIES, World
 
 #: Ordinary account groups and their share of the population (normalised).
@@ -119,6 +120,7 @@ class Population:
     world: World
     start_t: int
     days: int
+    patterns: list[Pattern]
 
 
 def _weighted(rng: Random, weights: dict[str, float]) -> str:
@@ -157,7 +159,8 @@ def _mule_groups(rng: Random, n_mules: int) -> list[tuple[str, int]]:
 
 
 def build_population(cfg, rng: Random) -> Population:
-    """``cfg`` has accounts, days, start_t, mule_share, country, currency, hard_share."""
+    """``cfg`` is a ``SimConfig``. Laundering patterns are planted last, among ordinary accounts already
+    linked to their employers, landlords and friends, so their members keep that whole life."""
     world = World.build(rng, cfg.country, cfg.currency)
     n = cfg.accounts
     n_mules = round(n * cfg.mule_share)
@@ -216,7 +219,8 @@ def build_population(cfg, rng: Random) -> Population:
     world.own_merchants = [a.party for a in accounts if a.persona == "merchant"]
 
     _link(accounts, retail, landlords, employers, rng, world, cfg)
-    return Population(accounts=accounts, world=world, start_t=cfg.start_t, days=cfg.days)
+    patterns = plant_patterns(accounts, world, cfg)
+    return Population(accounts=accounts, world=world, start_t=cfg.start_t, days=cfg.days, patterns=patterns)
 
 
 def _habits(a: Account, rng: Random, world: World, cfg) -> None:

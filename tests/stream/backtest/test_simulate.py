@@ -16,6 +16,7 @@ from schemas import AccountOpened, Payment
 from stream.cli import main
 from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation
 from stream.backtest.simulation.clock import parse_start
+from stream.backtest.simulation.laundering import PATTERNS
 from stream.backtest.simulation.population import TYPOLOGIES
 
 ACCOUNTS, DAYS, SEED = 700, 14, 11
@@ -102,14 +103,14 @@ def test_labels_cover_every_own_account_exactly_once(parsed, label_rows):
         if label == "0":
             assert typology == "" and misuse_start == ""
         else:
-            assert label == "1" and typology in TYPOLOGIES
+            assert label == "1" and typology in TYPOLOGIES + PATTERNS
             when = datetime.fromisoformat(misuse_start.replace("Z", "+00:00"))
             assert when.tzinfo is not None
 
 
 def test_every_typology_is_injected_and_starts_with_an_event_of_the_account(parsed, label_rows):
     mules = {r[0]: (r[2], r[3]) for r in label_rows[1:] if r[1] == "1"}
-    assert set(t for t, _ in mules.values()) == set(TYPOLOGIES)
+    assert set(t for t, _ in mules.values()) == set(TYPOLOGIES + PATTERNS)
     first_misuse: dict[str, datetime] = {}
     opened_at: dict[str, datetime] = {}
     for e in parsed:
