@@ -211,11 +211,9 @@ def _cycle(rng: Random) -> Shape:
 
 
 def _bipartite(rng: Random) -> Shape:
-    """A set of payers each pays several of a set of payees."""
+    """Payers of this bank each pay several of a set of payees, who may bank here or elsewhere."""
     a, b = rng.randint(2, 5), rng.randint(2, 5)
-    own = _mostly_own(rng, a + b, 0.5)
-    if not any(own):
-        own[0] = True
+    own = [True] * a + _mostly_own(rng, b)
     payers, payees = list(range(a)), list(range(a, a + b))
     return Shape("bipartite", [payers, payees], own, frozenset(), rng.uniform(1, 7),
                  [_some_edges(rng, payers, payees, rng.uniform(0.5, 1.0))])
@@ -239,10 +237,10 @@ def _stack(rng: Random) -> Shape:
 
 
 def _scatter_gather(rng: Random) -> Shape:
-    """One source pays several intermediaries, who all pay one sink."""
+    """One source pays several intermediaries of this bank, who all pay one sink; source and sink may
+    bank elsewhere."""
     m = rng.randint(3, 7)
-    own = [rng.random() < 0.6] + [rng.random() < 0.9 for _ in range(m)] + [rng.random() < 0.6]
-    own[1] = own[2] = True
+    own = [rng.random() < 0.6] + [True] * m + [rng.random() < 0.6]
     return Shape("scatter_gather", [[0], list(range(1, m + 1)), [m + 1]], own, frozenset({0, m + 1}), 0.0)
 
 
@@ -337,7 +335,7 @@ def _fit(shape: Shape, nodes: list[dict], senders: list[Account | None], pace: P
         else:
             start = lo
             scale *= 0.9 * max(HOUR, end - lo) / max(HOUR, last - lo)
-    return [tr for tr in transfers if tr.t < end]
+    return sorted((tr for tr in transfers if tr.t < end), key=_time)
 
 
 def _flows(shape: Shape, nodes: list[dict], senders: list[Account | None], pace: Pace, rng: Random, world: World,
@@ -357,13 +355,17 @@ def _flows(shape: Shape, nodes: list[dict], senders: list[Account | None], pace:
             for q in shape.payees(k, p):
                 n = rng.randint(1, pace.pieces)
                 legs.append((q, n, sum(rng.lognormvariate(log(pace.amount), pace.sigma) for _ in range(n))))
-            if k == 0:
-                if senders[p] is not None and rng.random() < _FUNDED:
-                    paid_in = _paid_in(rng, world, nodes[p], sum(amount for _, _, amount in legs) / (1 - _cut(rng)), ready[p])
-                    out.append(paid_in)
-                    ready[p] = _waking(paid_in.t + pace.lag(rng, scale), rng, day0)
-            else:
-                keep = (1 - _cut(rng)) * inflow[p] / sum(amount for _, _, amount in legs)
+            passes_on = None
+            if k > 0:
+                passes_on = (1 - _cut(rng)) * inflow[p]
+            elif senders[p] is not None and rng.random() < _FUNDED:
+                cut = _cut(rng)
+                paid_in = _paid_in(rng, world, nodes[p], sum(amount for _, _, amount in legs) / (1 - cut), ready[p])
+                out.append(paid_in)
+                ready[p] = _waking(paid_in.t + pace.lag(rng, scale), rng, day0)
+                passes_on = (1 - cut) * paid_in.amount  # cash comes in notes: the origin sends on what came in, less its cut
+            if passes_on is not None:
+                keep = passes_on / sum(amount for _, _, amount in legs)
                 legs = [(q, n, amount * keep) for q, n, amount in legs]
             for q, tr in _pay(rng, pace, scale, day0, nodes, senders[p], p, legs, ready[p]):
                 out.append(tr)

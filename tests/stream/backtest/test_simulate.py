@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-from collections import Counter
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import schemas
 from schemas import AccountOpened, Payment
 from stream.cli import main
 from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation
-from stream.backtest.simulation.clock import parse_start
+from stream.backtest.simulation.clock import DAY, HOUR, iso, parse_start
+from stream.backtest.simulation.emit import money
 from stream.backtest.simulation.laundering import PATTERNS
 from stream.backtest.simulation.population import TYPOLOGIES
 
@@ -254,3 +257,216 @@ def test_legitimate_look_alikes_are_present_and_unlabelled(bank):
             payees.setdefault((debtor["account_id"], e["event_time"][:13]), set()).add(creditor["account_id"])
     assert sum(1 for p in payers.values() if len(p) >= 30) >= 10
     assert sum(1 for p in payees.values() if len(p) >= 6) >= 5
+
+
+# --- laundering patterns ------------------------------------------------------------------------
+
+
+def _of(sim: Simulation, typology: str) -> list:
+    found = [p for p in sim.population.patterns if p.typology == typology]
+    assert found, typology
+    return found
+
+
+def _graph(pattern) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Payees and payers of every account along the pattern's hops (not the money paid into its origins)."""
+    payees: dict[str, set[str]] = defaultdict(set)
+    payers: dict[str, set[str]] = defaultdict(set)
+    for tr in pattern.transfers:
+        if tr.hop:
+            payees[tr.debtor["account_id"]].add(tr.creditor["account_id"])
+            payers[tr.creditor["account_id"]].add(tr.debtor["account_id"])
+    return payees, payers
+
+
+def test_every_pattern_is_planted_and_its_members_labelled_from_their_first_payment(bank):
+    sim, events = bank
+    patterns = sim.population.patterns
+    assert {p.typology for p in patterns} == set(PATTERNS)
+    labels = {aid: (label, typology, start) for aid, label, typology, start in sim.labels()}
+    emitted = Counter((e["event_time"], e["debtor"]["account_id"], e["creditor"]["account_id"], e["amount"])
+                      for e in events if e["type"] == "payment")
+    for p in patterns:
+        for tr in p.transfers:
+            assert emitted[(iso(tr.t), tr.debtor["account_id"], tr.creditor["account_id"], money(tr.amount))] == 1, tr
+        for a in p.members:
+            first = min(tr.t for tr in p.transfers if a.aid in (tr.debtor["account_id"], tr.creditor["account_id"]))
+            assert labels[a.aid] == (1, p.typology, iso(first))
+    members = {a.aid for p in patterns for a in p.members}
+    assert {aid for aid, (_, typology, _) in labels.items() if typology in PATTERNS} == members
+
+
+def test_every_pattern_appears_even_when_the_share_is_small():
+    cfg = SimConfig(accounts=2000, days=30, seed=3, start_t=parse_start(DEFAULT_START), laundering_share=0.001)
+    assert {p.typology for p in Simulation(cfg).population.patterns} == set(PATTERNS)
+    assert not Simulation(replace(cfg, laundering_share=0.0)).population.patterns
+
+
+def test_patterns_option_plants_only_the_chosen_typologies(tmp_path):
+    labels = tmp_path / "labels.csv"
+    assert main(["simulate", "--accounts", "2000", "--days", "20", "--out", str(tmp_path / "e.jsonl"), "--labels",
+                 str(labels), "--patterns", "stack,cycle", "--laundering-share", "0.03"]) == 0
+    with open(labels, newline="", encoding="utf-8") as handle:
+        planted = Counter(row["typology"] for row in csv.DictReader(handle) if row["typology"] in PATTERNS)
+    assert set(planted) == {"cycle", "stack"} and sum(planted.values()) >= 60
+    with pytest.raises(SystemExit):
+        main(["simulate", "--accounts", "20", "--days", "2", "--out", str(tmp_path / "x.jsonl"), "--patterns", "spiral"])
+
+
+def test_laundering_is_laid_over_the_same_ordinary_bank(simulated, tmp_path):
+    """Without laundering the bank is the same, event for event: the patterns only add their payments."""
+    events, _ = simulated
+    plain = tmp_path / "plain.jsonl"
+    assert main(["simulate", "--accounts", str(ACCOUNTS), "--days", str(DAYS), "--seed", str(SEED),
+                 "--out", str(plain), "--mule-share", "0.03", "--laundering-share", "0"]) == 0
+    with_laundering, without = events.read_bytes().splitlines(), plain.read_bytes().splitlines()
+    assert set(without) < set(with_laundering)
+    sim = Simulation(SimConfig(accounts=ACCOUNTS, days=DAYS, seed=SEED, start_t=parse_start(DEFAULT_START), mule_share=0.03))
+    assert len(with_laundering) - len(without) == sum(len(p.transfers) for p in sim.population.patterns) > 0
+
+
+def test_fan_in_collects_from_several_payers_into_one_account(bank):
+    sim, _ = bank
+    for p in _of(sim, "fan_in"):
+        payees, payers = _graph(p)
+        (collector,) = payers
+        assert len(payers[collector]) >= 3 and collector not in payees
+        assert collector in {a.aid for a in p.members}
+
+
+def test_fan_out_pays_several_beneficiaries_from_one_account(bank):
+    sim, _ = bank
+    for p in _of(sim, "fan_out"):
+        payees, _ = _graph(p)
+        (source,) = payees
+        assert len(payees[source]) >= 3
+
+
+def test_a_cycle_brings_the_money_back_to_its_first_account(bank):
+    sim, _ = bank
+    for p in _of(sim, "cycle"):
+        payees, payers = _graph(p)
+        assert set(payees) == set(payers) and len(payees) >= 3
+        assert all(len(v) == 1 for v in payees.values()) and all(len(v) == 1 for v in payers.values())
+        hops = [tr for tr in p.transfers if tr.hop]
+        first = hops[0].debtor["account_id"]
+        node, ring = first, []
+        while not ring or node != first:
+            (node,) = payees[node]
+            ring.append(node)
+            assert len(ring) <= len(payees)
+        assert len(ring) == len(payees)
+        assert hops[-1].creditor["account_id"] == first
+        sent = sum(tr.amount for tr in hops if tr.debtor["account_id"] == first)
+        back = sum(tr.amount for tr in hops if tr.creditor["account_id"] == first)
+        assert 0.3 * sent < back < sent  # every member on the way kept a margin
+
+
+def test_bipartite_payers_each_pay_into_a_separate_set_of_payees(bank):
+    sim, _ = bank
+    for p in _of(sim, "bipartite"):
+        payees, payers = _graph(p)
+        assert not set(payees) & set(payers)
+        assert len(payees) >= 2 and len(payers) >= 2
+        assert sum(len(v) for v in payees.values()) >= max(len(payees), len(payers)) + 1
+
+
+def test_a_stack_is_layers_each_paying_the_next(bank):
+    sim, _ = bank
+    for p in _of(sim, "stack"):
+        payees, payers = _graph(p)
+        depth: dict[str, int] = {}
+
+        def depth_of(node: str) -> int:
+            if node not in depth:
+                depth[node] = 1 + max(depth_of(x) for x in payers[node]) if node in payers else 0
+            return depth[node]
+
+        for payer, targets in payees.items():
+            assert all(depth_of(q) == depth_of(payer) + 1 for q in targets)
+        layers = Counter(depth_of(node) for node in set(payees) | set(payers))
+        assert len(layers) >= 3 and min(layers.values()) >= 2
+
+
+def test_scatter_gather_goes_from_one_source_through_several_intermediaries_to_one_sink(bank):
+    sim, _ = bank
+    for p in _of(sim, "scatter_gather"):
+        payees, payers = _graph(p)
+        (source,) = set(payees) - set(payers)
+        (sink,) = set(payers) - set(payees)
+        middle = set(payees) & set(payers)
+        assert len(middle) >= 3 and payees[source] == middle and payers[sink] == middle
+        assert all(payers[m] == {source} and payees[m] == {sink} for m in middle)
+
+
+def test_gather_scatter_gathers_into_one_hub_that_pays_several_beneficiaries(bank):
+    sim, _ = bank
+    for p in _of(sim, "gather_scatter"):
+        payees, payers = _graph(p)
+        (hub,) = set(payees) & set(payers)
+        assert len(payers[hub]) >= 3 and len(payees[hub]) >= 3
+        assert set(payees) - {hub} == payers[hub] and set(payers) - {hub} == payees[hub]
+
+
+def test_laundering_moves_small_sums_slowly_keeping_a_margin_at_each_hop(bank):
+    """What independent data showed: medians of tens to hundreds, hops days apart, about 10 % kept a hop."""
+    sim, _ = bank
+    patterns = sim.population.patterns
+    hops = [tr for p in patterns for tr in p.transfers if tr.hop]
+    assert 30 <= statistics.median(tr.amount for tr in hops) <= 400
+    assert sum(tr.amount < 1000 for tr in hops) >= 0.75 * len(hops)
+
+    lags, spans, kept = [], [], []
+    for p in patterns:
+        arrivals: dict[str, list[int]] = defaultdict(list)
+        paid_in: dict[str, float] = defaultdict(float)
+        paid_out: dict[str, float] = defaultdict(float)
+        for tr in p.transfers:
+            debtor, creditor = tr.debtor["account_id"], tr.creditor["account_id"]
+            if tr.hop and arrivals[debtor]:
+                lags.append((tr.t - max(arrivals[debtor])) / HOUR)
+            arrivals[creditor].append(tr.t)
+            paid_in[creditor] += tr.amount
+            if tr.hop:
+                paid_out[debtor] += tr.amount
+        origin = next(tr for tr in p.transfers if tr.hop).debtor["account_id"]
+        kept += [paid_out[a] / paid_in[a] for a in paid_out if a in paid_in and not (p.typology == "cycle" and a == origin)]
+        spans.append((p.transfers[-1].t - p.transfers[0].t) / DAY)
+    assert 24 <= statistics.median(lags) <= 120
+    assert min(lags) < 12 and max(lags) > 5 * 24
+    assert statistics.median(spans) >= 4 and max(spans) >= 10
+    assert kept and all(0.8 <= k < 0.99 for k in kept)
+    assert 0.85 <= statistics.mean(kept) <= 0.95
+
+
+def test_some_patterns_pay_once_a_day_and_some_several_at_once(bank):
+    sim, _ = bank
+    days_of: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for n, p in enumerate(sim.population.patterns):
+        for tr in p.transfers:
+            if tr.hop:
+                days_of[(n, tr.debtor["account_id"])].append((tr.t - sim.cfg.start_t) // DAY)
+    per_day = [Counter(days) for days in days_of.values()]
+    assert any(len(c) >= 3 and set(c.values()) == {1} for c in per_day)
+    assert any(max(c.values()) >= 3 for c in per_day)
+
+
+def test_members_keep_their_ordinary_life_and_busy_ones_launder_a_few_percent_of_it(bank):
+    sim, events = bank
+    start = parse_start(DEFAULT_START)
+    members = {a.aid for p in sim.population.patterns for a in p.members}
+    laundering = {(iso(tr.t), tr.debtor["account_id"], tr.creditor["account_id"], money(tr.amount))
+                  for p in sim.population.patterns for tr in p.transfers}
+    total, laundered = Counter(), Counter()
+    for e in events:
+        if e["type"] != "payment" or datetime.fromisoformat(e["event_time"].replace("Z", "+00:00")).timestamp() < start:
+            continue
+        is_laundering = (e["event_time"], e["debtor"]["account_id"], e["creditor"]["account_id"], e["amount"]) in laundering
+        for side in (e["debtor"], e["creditor"]):
+            if _own(side) and side["account_id"] in members:
+                total[side["account_id"]] += 1
+                laundered[side["account_id"]] += is_laundering
+    assert all(total[a] - laundered[a] >= 5 for a in members)
+    shares = [laundered[a] / total[a] for a in members]
+    assert sum(s <= 0.05 for s in shares) >= 0.3 * len(shares)
+    assert any(s > 0.1 for s in shares)
