@@ -247,16 +247,23 @@ def test_legitimate_look_alikes_are_present_and_unlabelled(bank):
                         and e["creditor"].get("customer_id") and e["creditor"]["account_id"].startswith("I")]
     assert len({e["debtor"]["account_id"] for e in to_own_elsewhere}) >= 50
 
-    payers: dict[str, set[str]] = {}
-    payees: dict[tuple[str, str], set[str]] = {}
+    payers: dict[str, set[str]] = defaultdict(set)
+    amounts_in: dict[str, set[str]] = defaultdict(set)
+    payees_in_an_hour: dict[tuple[str, str], set[str]] = defaultdict(set)
+    payees: dict[str, set[str]] = defaultdict(set)
     for e in payments:
-        debtor, creditor = e["debtor"], e["creditor"]
-        if e["method"] != "card" and not _own(debtor) and _own(creditor) and creditor["account_id"] in ordinary:
-            payers.setdefault(creditor["account_id"], set()).add(debtor["account_id"])
-        if e["method"] == "transfer" and _own(debtor) and not _own(creditor) and debtor["account_id"] in ordinary:
-            payees.setdefault((debtor["account_id"], e["event_time"][:13]), set()).add(creditor["account_id"])
-    assert sum(1 for p in payers.values() if len(p) >= 30) >= 10
-    assert sum(1 for p in payees.values() if len(p) >= 6) >= 5
+        debtor, creditor, small = e["debtor"], e["creditor"], float(e["amount"]) < 100
+        if e["method"] != "card" and small and not _own(debtor) and _own(creditor) and creditor["account_id"] in ordinary:
+            payers[creditor["account_id"]].add(debtor["account_id"])
+            amounts_in[creditor["account_id"]].add(e["amount"])
+        if e["method"] == "transfer" and small and _own(debtor) and not _own(creditor) and debtor["account_id"] in ordinary:
+            payees_in_an_hour[(debtor["account_id"], e["event_time"][:13])].add(creditor["account_id"])
+            payees[debtor["account_id"]].add(creditor["account_id"])
+    assert sum(1 for p in payers.values() if len(p) >= 30) >= 10  # sellers, treasurers, shops paid by transfer
+    assert sum(1 for p in payees_in_an_hour.values() if len(p) >= 6) >= 3  # a treasurer's round of reimbursements
+    assert sum(1 for p in payees.values() if len(p) >= 15) >= 5  # sellers buying from private sellers, treasurers
+    sellers = [a for a in payers if len(payers[a]) >= 30 and len(amounts_in[a]) >= 10 and len(payees[a]) >= 10]
+    assert len(sellers) >= 3  # many buyers paying various sums, many private sellers paid once
 
 
 # --- laundering patterns ------------------------------------------------------------------------
@@ -414,6 +421,7 @@ def test_laundering_moves_small_sums_slowly_keeping_a_margin_at_each_hop(bank):
     patterns = sim.population.patterns
     hops = [tr for p in patterns for tr in p.transfers if tr.hop]
     assert 30 <= statistics.median(tr.amount for tr in hops) <= 400
+    assert all((tr.t - sim.cfg.start_t) % DAY >= 7 * HOUR for tr in hops)  # sent by people who are awake
     assert sum(tr.amount < 1000 for tr in hops) >= 0.75 * len(hops)
 
     lags, spans, kept = [], [], []
@@ -441,32 +449,46 @@ def test_laundering_moves_small_sums_slowly_keeping_a_margin_at_each_hop(bank):
 
 def test_some_patterns_pay_once_a_day_and_some_several_at_once(bank):
     sim, _ = bank
-    days_of: dict[tuple[int, str], list[int]] = defaultdict(list)
+    times: dict[tuple[int, str], list[int]] = defaultdict(list)
     for n, p in enumerate(sim.population.patterns):
         for tr in p.transfers:
             if tr.hop:
-                days_of[(n, tr.debtor["account_id"])].append((tr.t - sim.cfg.start_t) // DAY)
-    per_day = [Counter(days) for days in days_of.values()]
+                times[(n, tr.debtor["account_id"])].append(tr.t)
+    per_day = [Counter((t - sim.cfg.start_t) // DAY for t in ts) for ts in times.values()]
     assert any(len(c) >= 3 and set(c.values()) == {1} for c in per_day)
-    assert any(max(c.values()) >= 3 for c in per_day)
+    assert any(ts[i + 2] - ts[i] < HOUR for ts in times.values() for i in range(len(ts) - 2))
+
+
+def _hubs(pattern) -> set[str]:
+    """The accounts all of a pattern's money passes through: collector, source, hub, sink."""
+    payees, payers = _graph(pattern)
+    sources, sinks = set(payees) - set(payers), set(payers) - set(payees)
+    return {"fan_in": sinks, "fan_out": sources, "scatter_gather": sources | sinks,
+            "gather_scatter": set(payees) & set(payers)}.get(pattern.typology, set())
 
 
 def test_members_keep_their_ordinary_life_and_busy_ones_launder_a_few_percent_of_it(bank):
     sim, events = bank
-    start = parse_start(DEFAULT_START)
+    since = iso(parse_start(DEFAULT_START))
     members = {a.aid for p in sim.population.patterns for a in p.members}
     laundering = {(iso(tr.t), tr.debtor["account_id"], tr.creditor["account_id"], money(tr.amount))
                   for p in sim.population.patterns for tr in p.transfers}
     total, laundered = Counter(), Counter()
     for e in events:
-        if e["type"] != "payment" or datetime.fromisoformat(e["event_time"].replace("Z", "+00:00")).timestamp() < start:
+        if e["type"] != "payment" or e["event_time"] < since:
             continue
         is_laundering = (e["event_time"], e["debtor"]["account_id"], e["creditor"]["account_id"], e["amount"]) in laundering
         for side in (e["debtor"], e["creditor"]):
-            if _own(side) and side["account_id"] in members:
+            if _own(side):
                 total[side["account_id"]] += 1
                 laundered[side["account_id"]] += is_laundering
     assert all(total[a] - laundered[a] >= 5 for a in members)
     shares = [laundered[a] / total[a] for a in members]
     assert sum(s <= 0.05 for s in shares) >= 0.3 * len(shares)
     assert any(s > 0.1 for s in shares)
+    # hubs are mostly busy accounts: most are busier than three in four ordinary retail accounts
+    retail = [total[a.aid] for a in sim.population.accounts
+              if a.label == 0 and a.persona in ("retail", "student") and a.active_from == 0]
+    busy = statistics.quantiles(retail, n=4)[2]
+    hubs = {h for p in sim.population.patterns for h in _hubs(p) if h in members}
+    assert len(hubs) >= 5 and sum(total[h] > busy for h in hubs) >= 0.6 * len(hubs)
