@@ -115,6 +115,7 @@ class Simulation:
                     keys.append((earlier << 25 | a.idx) << 4 | 4)
             if last is not None:
                 keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 4 | 2)
+            # laundering members keep their ordinary life, last month's included
             if a.active_from == 0 and a.persona != "shell" and (a.label == 0 or a.typology in PATTERNS):
                 keys.extend(((t << 25 | a.idx) << 4 | kind) for t, kind in self._last_month(a) if t > a.opened_t + DAY)
         keys.sort()

@@ -108,7 +108,6 @@ class Pace:
 @dataclass
 class Pattern:
     typology: str
-    nodes: list[dict]  # every node's party, this bank's or another's
     members: list[Account]  # this bank's accounts with a payment of the pattern in the period
     transfers: list[Transfer]  # the pattern's payments in the period, in time order
 
@@ -313,7 +312,7 @@ def _plant(shape: Shape, rng: Random, candidates: _Candidates, world: World, day
         a.label = 1
         a.typology = shape.typology
         a.misuse_start = first[a.aid]
-    return Pattern(shape.typology, nodes, members, transfers)
+    return Pattern(shape.typology, members, transfers)
 
 
 def _fit(shape: Shape, nodes: list[dict], senders: list[Account | None], pace: Pace, rng: Random, world: World,
@@ -367,7 +366,7 @@ def _flows(shape: Shape, nodes: list[dict], senders: list[Account | None], pace:
             if passes_on is not None:
                 keep = passes_on / sum(amount for _, _, amount in legs)
                 legs = [(q, n, amount * keep) for q, n, amount in legs]
-            for q, tr in _pay(rng, pace, scale, day0, nodes, senders[p], p, legs, ready[p]):
+            for q, tr in _pay(rng, pace, scale, day0, nodes, p, senders[p], legs, ready[p]):
                 out.append(tr)
                 arrived[q] = max(arrived.get(q, 0), tr.t)
                 received[q] = received.get(q, 0.0) + tr.amount
@@ -375,9 +374,10 @@ def _flows(shape: Shape, nodes: list[dict], senders: list[Account | None], pace:
     return [tr for tr in out if "bank_id" not in tr.debtor or "bank_id" not in tr.creditor]  # the bank sees its side only
 
 
-def _pay(rng: Random, pace: Pace, scale: float, day0: int, nodes: list[dict], sender: Account | None, payer: int,
+def _pay(rng: Random, pace: Pace, scale: float, day0: int, nodes: list[dict], payer: int, sender: Account | None,
          legs: list[tuple[int, int, float]], ready: int) -> list[tuple[int, Transfer]]:
-    """One payer's transfers to its payees after ``ready``, each share in its pieces, timed by the pattern's style."""
+    """(payee, transfer) of one payer after ``ready``: each leg (payee, pieces, amount) in its pieces,
+    timed by the pattern's style."""
     pieces = [[(q, part) for part in _split(rng, amount, n)] for q, n, amount in legs]
     times: list[int] = []
     if pace.style == "spread":
@@ -413,6 +413,7 @@ def _paid_in(rng: Random, world: World, creditor: dict, amount: float, t: int) -
 
 
 def _split(rng: Random, amount: float, n: int) -> list[float]:
+    """``amount`` in ``n`` unequal pieces (people do not send the same sum twice on purpose)."""
     weights = [rng.uniform(0.7, 1.3) for _ in range(n)]
     total = sum(weights)
     return [amount * w / total for w in weights]

@@ -1,9 +1,9 @@
 """The bank's own accounts and customers, their habits, households and business relations.
 
 The population (not the event history) is held in memory: a few hundred bytes per account. Groups
-of accounts that belong together (a customer's current and savings accounts, a household, an
-account farm, a rental ring) are laid out together, then shuffled so an account id says nothing
-about its role or label.
+of accounts that belong together (a customer's current and savings accounts, a household, a circle
+of friends, an account farm, a rental ring) are laid out together, then shuffled so an account id says
+nothing about its role or label. Laundering patterns are planted last, among the ordinary accounts.
 """
 
 from __future__ import annotations
