@@ -265,16 +265,14 @@ def seller(a: Account, c: Day, rng: Random, em: Emitter) -> None:
     x = a.extra
     t0 = c.t0
     world = c.world
-    sales = 0.0
     for _ in range(poisson(rng, x["orders"])):
         amount = rng.lognormvariate(x["ticket"], 0.6)
-        sales += amount
         em.payment(t0 + waking(rng), world.external(rng, "K"), a.party, amount, "online",
                    "wallet" if rng.random() < 0.3 else "transfer")
     for _ in range(poisson(rng, x["stock"])):
         em.payment(t0 + waking(rng), a.party, world.external(rng, "S"), rng.lognormvariate(x["ticket"] - 0.3, 0.7), "mobile",
                    "transfer", device_id=a.device, ip=a.ip, session_country=a.country)
-    if c.wd == x["fee_wd"]:
+    if c.wd == x["fee_wd"]:  # about a tenth of a typical week's sales
         em.payment(t0 + int(3 * HOUR + rng.random() * 3 * HOUR), a.party, x["platform"],
                    exp(x["ticket"]) * x["orders"] * 7 * rng.uniform(0.08, 0.12), "api", "transfer")
 
