@@ -6,8 +6,8 @@ AMLSim, a synthetic bank built with two banks' AML teams) looks different; these
 data and the published typologies, never a detector:
 
 - small transfers: lognormal, a pattern's median tens to a few hundred (some patterns larger);
-- slow: hop lags of hours to about a week, a couple of days at the median, whole patterns over one to
-  three weeks; some patterns send one transfer a day, some a few at once;
+- slow: hop lags of hours to about a week, two to three days at the median, whole patterns over a few
+  days to three weeks (ten days at the median); some send one transfer a day, some a few at once;
 - each intermediary keeps a margin of a few to 15 % of what passes through it;
 - members are ordinary accounts taken from the population, keeping their whole ordinary life; hubs are
   most often busy accounts (heavy card users, online sellers, shops) for which the laundering is a few
