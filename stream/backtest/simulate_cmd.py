@@ -15,6 +15,7 @@ from pathlib import Path
 from stream.progress import Progress
 from stream.backtest.simulation import DEFAULT_START, SimConfig, Simulation
 from stream.backtest.simulation.clock import parse_start
+from stream.backtest.simulation.laundering import PATTERNS
 from stream.backtest.simulation.writer import publish, write_jsonl, write_labels
 
 
@@ -23,6 +24,15 @@ def _share(text: str) -> float:
     if not 0 <= value <= 0.5:
         raise argparse.ArgumentTypeError("must be between 0 and 0.5")
     return value
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    """Comma-separated laundering typologies, kept in their canonical order (the order typed changes nothing)."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - set(PATTERNS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown pattern {', '.join(unknown) or '(none given)'}; choose from {','.join(PATTERNS)}")
+    return tuple(name for name in PATTERNS if name in names)
 
 
 def _positive(text: str) -> int:
@@ -40,9 +50,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="events JSONL file to write (.gz: gzip)")
     parser.add_argument("--labels", type=Path, help="labels CSV to write: account_id,label,typology,misuse_start")
     parser.add_argument("--mule-share", type=_share, default=0.015, help="share of accounts that are misused (default 0.015)")
+    parser.add_argument("--laundering-share", type=_share, default=0.02,
+                        help="share of accounts taking part in laundering patterns (default 0.02; 0: none)")
+    parser.add_argument("--patterns", type=_patterns, default=PATTERNS,
+                        help=f"laundering typologies to plant, comma-separated (default all: {','.join(PATTERNS)})")
     parser.add_argument("--hard-share", type=_share, default=0.07, help="share of mules with weak, partial signals (default 0.07)")
     parser.add_argument("--warmup-days", type=int, default=0,
                         help="no misuse starts before this day, so detectors see ordinary history first (default 0: misuse from day 7)")
+    parser.add_argument("--payments-only", action="store_true",
+                        help="payments alone, as many banks' feeds are: no account events, no device, IP or session country")
     parser.add_argument("--country", default="DE", help="the bank's country, ISO 3166 alpha-2 (default DE)")
     parser.add_argument("--currency", default="EUR", help="the bank's currency, ISO 4217 (default EUR)")
     parser.add_argument("--to-kafka", action="store_true", help="publish to the input topics instead of writing --out")
@@ -63,14 +79,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: --start {args.start!r} is not an ISO-8601 time: {exc}", file=sys.stderr)
         return 2
     cfg = SimConfig(accounts=args.accounts, days=args.days, seed=args.seed, start_t=start_t,
-                    mule_share=args.mule_share, hard_share=args.hard_share, warmup_days=args.warmup_days, country=args.country.upper(),
-                    currency=args.currency.upper())
+                    mule_share=args.mule_share, laundering_share=args.laundering_share, patterns=args.patterns,
+                    hard_share=args.hard_share, warmup_days=args.warmup_days,
+                    payments_only=args.payments_only, country=args.country.upper(), currency=args.currency.upper())
     started = time.perf_counter()
     sim = Simulation(cfg)
     if args.labels is not None:
         rows = write_labels(args.labels, sim.labels())
         mules = sum(a.label for a in sim.population.accounts)
-        print(f"labels: {rows} accounts, {mules} misused -> {args.labels}", file=sys.stderr)
+        laundering = sum(len(p.members) for p in sim.population.patterns)
+        print(f"labels: {rows} accounts, {mules} misused ({laundering} of them in {len(sim.population.patterns)} laundering "
+              f"patterns) -> {args.labels}", file=sys.stderr)
     with Progress("simulate") as progress:
         if args.to_kafka:
             events = _to_kafka(args, sim, progress)

@@ -14,7 +14,8 @@ import orjson
 
 from stream.backtest.simulation.clock import DAY, HOUR, day_of_month_and_weekday, iso
 from stream.backtest.simulation.emit import Emitter, Record, money
-from stream.backtest.simulation.ordinary import DAILY, Day, open_new
+from stream.backtest.simulation.laundering import PATTERNS, Schedule
+from stream.backtest.simulation.ordinary import DAILY, RETAIL_LIFE, Day, open_new
 from stream.backtest.simulation.population import Population, build_population
 
 DEFAULT_START = "2026-01-01T00:00:00Z"
@@ -27,9 +28,12 @@ class SimConfig:
     seed: int
     start_t: int
     mule_share: float = 0.015
+    laundering_share: float = 0.02  # accounts taking part in laundering patterns
+    patterns: tuple[str, ...] = PATTERNS  # the laundering typologies planted
     hard_share: float = 0.07
     travel_share: float = 0.04
     warmup_days: int = 0  # no misuse starts before this day: ordinary history for the detectors' baselines
+    payments_only: bool = False  # a feed of payments alone: no account events, no device, IP or session country
     country: str = "DE"
     currency: str = "EUR"
 
@@ -50,10 +54,11 @@ class Simulation:
         """Lists of records in event-time order: the back-dated history in chunks, then each day."""
         yield from self._history()
         cfg = self.cfg
-        em = Emitter(cfg.start_t, cfg.currency)
+        em = Emitter(cfg.start_t, cfg.currency, cfg.payments_only)
         accounts = self.population.accounts
         world = self.population.world
         daily = [DAILY.get(a.persona) for a in accounts]
+        laundering = Schedule(self.population.patterns)
         for d in range(cfg.days):
             t0 = cfg.start_t + d * DAY
             em.begin_day(d)
@@ -68,6 +73,7 @@ class Simulation:
                         fn(a, c, rng, em)
                 if a.scenario is not None:
                     a.scenario.day(a, c, rng, em)
+            laundering.day(c, rng, em)
             yield em.take_day(d)
 
     def _history(self) -> Iterator[list[Record]]:
@@ -109,17 +115,21 @@ class Simulation:
                     keys.append((earlier << 25 | a.idx) << 4 | 4)
             if last is not None:
                 keys.append((max(last, a.opened_t + DAY) << 25 | a.idx) << 4 | 2)
-            if a.active_from == 0 and a.persona != "shell" and a.label == 0:
+            # laundering members keep their ordinary life, last month's included
+            if a.active_from == 0 and a.persona != "shell" and (a.label == 0 or a.typology in PATTERNS):
                 keys.extend(((t << 25 | a.idx) << 4 | kind) for t, kind in self._last_month(a) if t > a.opened_t + DAY)
         keys.sort()
         batch: list[Record] = []
         dumps = orjson.dumps
+        account_kinds = (0, 1, 3, 5, 6)  # opened, device bound (phone, tablet), login (phone, tablet)
         merchants = self.population.world.merchants
         for key in keys:
             kind = key & 15
             idx = (key >> 4) & ((1 << 25) - 1)
             t = key >> 29
             a = accounts[idx]
+            if cfg.payments_only and kind in account_kinds:
+                continue
             if kind == 0:
                 event = {"event_id": f"h0-{idx}", "event_time": iso(t), "type": "account_opened", "account_id": a.aid,
                          "customer_id": a.cid, "kyc_country": a.country, "birth_year": 1940 + (idx * 7919) % 65}
@@ -151,12 +161,15 @@ class Simulation:
 
     def _last_month(self, a) -> list[tuple[int, int]]:
         """(time, kind) of last month's recurring payments whose payee or payer the bank already knows:
-        rent (7), a student's top-up (8), payroll (9) and the supplier (10) of an employer. Without
+        rent (7), a student's top-up (8), payroll (9) and the supplier (10) of an employer, and the
+        standing payments (11) of each day of the month (fixed instalments, subscriptions). Without
         them every landlord, parent and member of staff would look new at the first payment of the
-        period (a bank's feed holds months of them)."""
+        period, and a subscription would not look monthly (a bank's feed holds months of them)."""
         start = self.cfg.start_t
         month = start - 31 * DAY
         out = []
+        if a.persona in RETAIL_LIFE:
+            out += [(month + (dom - 1) * DAY + 4 * HOUR, 11) for dom in sorted({item[0] for item in a.standing})]
         if a.parents and a.topup:
             t = month + (min(a.topup_dom, 28) - 1) * DAY + 10 * HOUR
             out += [(t, 8), (t + 2 * HOUR, 7)]
@@ -172,18 +185,25 @@ class Simulation:
         world = self.population.world
         when = iso(t)
         dumps = orjson.dumps
-        base = {"type": "payment", "event_time": when, "currency": cfg.currency, "channel": "online", "method": "transfer"}
+        base = {"type": "payment", "event_time": when, "currency": cfg.currency}
+        transfer = ("online", "transfer")
+        name = f"h{kind}-{a.idx}"
         if kind == 7:
-            pairs = [(a.party, world.cp(a.landlord), a.rent)]
+            pairs = [(a.party, world.cp(a.landlord), a.rent, transfer)]
         elif kind == 8:
-            pairs = [(world.cp(a.parents[0]), a.party, a.topup)]
+            pairs = [(world.cp(a.parents[0]), a.party, a.topup, transfer)]
         elif kind == 9:
-            pairs = [(a.party, member, salary) for member, salary in a.extra["staff"] + a.extra.get("own_staff", [])]
+            pairs = [(a.party, member, salary, transfer) for member, salary in a.extra["staff"] + a.extra.get("own_staff", [])]
+        elif kind == 10:
+            pairs = [(a.party, a.extra["supplier"], 3000.0, transfer)]
         else:
-            pairs = [(a.party, a.extra["supplier"], 3000.0)]
+            dom = (t - (cfg.start_t - 31 * DAY)) // DAY + 1
+            name = f"h{kind}-{a.idx}-{dom}"
+            pairs = [(a.party, payee, amount, (channel, method)) for d, payee, amount, channel, method in a.standing if d == dom]
         records = []
-        for n, (debtor, creditor, amount) in enumerate(pairs):
-            event = {**base, "event_id": f"h{kind}-{a.idx}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount)}
+        for n, (debtor, creditor, amount, (channel, method)) in enumerate(pairs):
+            event = {**base, "event_id": f"{name}-{n}", "debtor": debtor, "creditor": creditor, "amount": money(amount),
+                     "channel": channel, "method": method}
             key = debtor["account_id"] if "bank_id" not in debtor else creditor["account_id"]
             records.append(Record(t, True, key, dumps(event).decode()))
         return records

@@ -128,9 +128,14 @@ def collection_day(a, t, c, rng, em, *, senders, mu, outs, cut, batches, device,
 # --- planning ------------------------------------------------------------------------------------
 
 
+def first_misuse_day(cfg) -> int:
+    """No misuse before a week of ordinary history (less in short runs), nor before ``cfg.warmup_days``."""
+    return max(min(7, cfg.days // 4), min(cfg.warmup_days, cfg.days - 4))
+
+
 def _start_day(rng: Random, cfg) -> int:
-    """Misuse starts after a week of ordinary history (or after ``cfg.warmup_days``), 4 days before the end."""
-    lo = max(min(7, cfg.days // 4), min(cfg.warmup_days, cfg.days - 4))
+    """Misuse starts from ``first_misuse_day``, at the latest 4 days before the end."""
+    lo = first_misuse_day(cfg)
     hi = max(lo, cfg.days - 4)
     return rng.randint(lo, hi)
 

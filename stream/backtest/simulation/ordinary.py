@@ -1,12 +1,19 @@
 """Ordinary life, one function per persona, called once per account and simulated day.
 
 Every payment is emitted by exactly one side: the account whose habit it is (the payer of a bill,
-the employer on payday, the student for a parent's top-up), so an own-to-own payment is one event.
+the employer on payday, the student for a parent's top-up, the friend who paid for an evening and
+is paid back), so an own-to-own payment is one event.
+
+Much of ordinary life looks like laundering to a rule that sees one account or one shape: merchants,
+landlords, a club's treasurer and small online sellers collect from many payers; employers, the
+treasurer and sellers buying second-hand stock pay many people, often new ones; friends pay each other
+back and forth; salaries move on to the holder's own savings or broker account the day they arrive.
+These are the look-alikes a detector must leave alone.
 """
 
 from __future__ import annotations
 
-from math import exp
+from math import exp, log
 from random import Random
 
 from stream.backtest.simulation.clock import DAY, HOUR, MINUTE
@@ -79,11 +86,19 @@ def retail(a: Account, c: Day, rng: Random, em: Emitter) -> None:
         em.payment(t, me, a.savings, a.salary * a.save_share * rng.uniform(0.85, 1.1), "mobile", "transfer",
                    device_id=a.device, ip=a.ip, session_country=where)
 
+    if a.investment is not None and a.salary and _is(c.dom, a.payday, c.dim):
+        broker, amount = a.investment
+        em.payment(t0 + a.pay_sec + 2 * HOUR + int(r() * 10 * HOUR), me, broker, amount, "online", "transfer",
+                   device_id=a.device, ip=a.ip, session_country=where)
+
     if a.rent and a.rent_dom and c.dom == a.rent_dom:
         em.payment(t0 + waking(rng), me, world.cp(a.landlord), a.rent, "online", "transfer", device_id=a.device, ip=a.ip, session_country=where)
     for dom, payee, amount in a.bills:
         if dom == c.dom:
             em.payment(t0 + int(2 * HOUR + r() * 6 * HOUR), me, world.utilities[payee], amount * rng.uniform(0.85, 1.2), "api", "transfer")
+    for dom, payee, amount, channel, method in a.standing:
+        if dom == c.dom:
+            em.payment(t0 + int(2 * HOUR + r() * 6 * HOUR), me, payee, amount, channel, method)
 
     if a.parents and _is(c.dom, a.topup_dom, c.dim):
         t = t0 + waking(rng)
@@ -100,6 +115,8 @@ def retail(a: Account, c: Day, rng: Random, em: Emitter) -> None:
         friend = rng.choice(a.friends)
         if type(friend) is int:  # an own friend's payments are that friend's own habit
             em.payment(t0 + waking(rng), world.cp(friend), me, rng.lognormvariate(3.4, 0.8), "mobile", "transfer")
+    if a.circle is not None and abroad is None and r() < a.circle.rate:
+        split_bill(a, c, rng, em)
     if r() < a.atm_rate:
         atm = rng.choice(world.atms) if abroad is None else party(f"ATM{abroad}{rng.randrange(50):02d}", "CASH", None, abroad)
         em.payment(t0 + waking(rng), me, atm, rng.choice((20, 50, 50, 100, 100, 200, 300)), "atm", "cash_out", session_country=abroad)
@@ -126,6 +143,21 @@ def retail(a: Account, c: Day, rng: Random, em: Emitter) -> None:
                    device_id=a.device, ip=a.ip, session_country=where)
 
 
+def split_bill(a: Account, c: Day, rng: Random, em: Emitter) -> None:
+    """``a`` pays for the group's evening; the friends who came pay their share back, at once or days later."""
+    came = [m for m in a.circle.members if m is not a and rng.random() < 0.8]
+    if not came:
+        return
+    t = c.t0 + int(18 * HOUR + rng.random() * 4 * HOUR)
+    share = rng.lognormvariate(3.2, 0.5)
+    place = c.world.merchants[int(rng.random() * len(c.world.merchants))]
+    em.payment(t, a.party, place, share * (len(came) + 1), "card", "card")
+    for m in came:
+        back = float(round(share)) if rng.random() < 0.6 else share
+        lag = min(5 * DAY, max(5 * MINUTE, int(rng.lognormvariate(log(6 * HOUR), 1.0))))
+        em.payment(t + lag, m.party, a.party, back, "mobile", "transfer", device_id=m.device, ip=m.ip, session_country=m.country)
+
+
 def open_new(a: Account, c: Day, rng: Random, em: Emitter) -> None:
     em.account_event(a.opened_t, "account_opened", a.aid, a.cid, kyc_country=a.country,
                      birth_year=1950 + a.idx % 55, phone_id=a.phone)
@@ -145,7 +177,10 @@ def merchant(a: Account, c: Day, rng: Random, em: Emitter) -> None:
         amount = rng.lognormvariate(x["ticket"], 0.7)
         takings += amount
         payer = world.external(rng, "K") if rng.random() < 0.85 else party(f"K{rng.randrange(5000):06d}", world.domestic_banks[0])
-        em.payment(t0 + int(8 * HOUR + rng.random() * 13 * HOUR), payer, a.party, amount, "card", "card")
+        if rng.random() < 0.1:  # an invoice or an order paid by bank transfer
+            em.payment(t0 + int(8 * HOUR + rng.random() * 13 * HOUR), payer, a.party, amount, "online", "transfer")
+        else:
+            em.payment(t0 + int(8 * HOUR + rng.random() * 13 * HOUR), payer, a.party, amount, "card", "card")
     if rng.random() < 0.8:
         em.account_event(t0 + int(7 * HOUR + rng.random() * 2 * HOUR), "login", a.aid, a.cid, success=True, device_id=a.device, ip=a.ip, country=a.country)
     if x["sweep"] and a.savings is not None and takings > 50:
@@ -194,6 +229,54 @@ def employer(a: Account, c: Day, rng: Random, em: Emitter) -> None:
                    device_id=a.device, ip=a.ip, session_country=a.country)
 
 
+def treasurer(a: Account, c: Day, rng: Random, em: Emitter) -> None:
+    """A club's treasurer: the holder's own life, members' dues, the hall's rent and reimbursements.
+
+    Dues are one fee from each member, most in the first days of the month; after the month's
+    match or trip the treasurer pays back many members small sums in one evening, and on other days
+    a single member's expense claim.
+    """
+    retail(a, c, rng, em)
+    x = a.extra
+    t0 = c.t0
+    world = c.world
+    for member, dom in x["members"]:
+        if dom == c.dom:
+            em.payment(t0 + waking(rng), world.cp(member), a.party, x["fee"], "online", "transfer")
+    if c.dom == x["venue_dom"]:
+        em.payment(t0 + waking(rng), a.party, x["venue"], x["venue_rent"], "online", "transfer",
+                   device_id=a.device, ip=a.ip, session_country=a.country)
+    if c.dom == x["event_dom"]:
+        t = t0 + int(19 * HOUR + rng.random() * 3 * HOUR)
+        for member, _ in rng.sample(x["members"], rng.randint(6, min(25, len(x["members"])))):
+            em.payment(t, a.party, world.cp(member), rng.lognormvariate(3.0, 0.6), "mobile", "transfer",
+                       device_id=a.device, ip=a.ip, session_country=a.country)
+            t += int(rng.uniform(1, 6) * MINUTE)
+    elif rng.random() < x["claims"]:
+        member, _ = rng.choice(x["members"])
+        em.payment(t0 + waking(rng), a.party, world.cp(member), rng.lognormvariate(3.3, 0.7), "mobile", "transfer",
+                   device_id=a.device, ip=a.ip, session_country=a.country)
+
+
+def seller(a: Account, c: Day, rng: Random, em: Emitter) -> None:
+    """A small online seller: the holder's own life, many new buyers paying small sums, stock bought from
+    private sellers (each paid once), and the platform's weekly fee."""
+    retail(a, c, rng, em)
+    x = a.extra
+    t0 = c.t0
+    world = c.world
+    for _ in range(poisson(rng, x["orders"])):
+        amount = rng.lognormvariate(x["ticket"], 0.6)
+        em.payment(t0 + waking(rng), world.external(rng, "K"), a.party, amount, "online",
+                   "wallet" if rng.random() < 0.3 else "transfer")
+    for _ in range(poisson(rng, x["stock"])):
+        em.payment(t0 + waking(rng), a.party, world.external(rng, "S"), rng.lognormvariate(x["ticket"] - 0.3, 0.7), "mobile",
+                   "transfer", device_id=a.device, ip=a.ip, session_country=a.country)
+    if c.wd == x["fee_wd"]:  # about a tenth of a typical week's sales
+        em.payment(t0 + int(3 * HOUR + rng.random() * 3 * HOUR), a.party, x["platform"],
+                   exp(x["ticket"]) * x["orders"] * 7 * rng.uniform(0.08, 0.12), "api", "transfer")
+
+
 def returnee(a: Account, c: Day, rng: Random, em: Emitter) -> None:
     if c.d == a.active_from:
         t = c.t0 + int(9 * HOUR + rng.random() * 8 * HOUR)
@@ -221,4 +304,9 @@ DAILY = {
     "landlord": landlord,
     "employer": employer,
     "returnee": returnee,
+    "treasurer": treasurer,
+    "seller": seller,
 }
+
+#: Personas whose day includes the holder's own retail life (bills, subscriptions, rent, friends).
+RETAIL_LIFE = frozenset({"retail", "student", "returnee", "treasurer", "seller"})

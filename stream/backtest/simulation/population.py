@@ -1,9 +1,9 @@
 """The bank's own accounts and customers, their habits, households and business relations.
 
 The population (not the event history) is held in memory: a few hundred bytes per account. Groups
-of accounts that belong together (a customer's current and savings accounts, a household, an
-account farm, a rental ring) are laid out together, then shuffled so an account id says nothing
-about its role or label.
+of accounts that belong together (a customer's current and savings accounts, a household, a circle
+of friends, an account farm, a rental ring) are laid out together, then shuffled so an account id says
+nothing about its role or label. Laundering patterns are planted last, among the ordinary accounts.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from random import Random
 
 from stream.backtest.simulation.clock import DAY, HOUR
 from stream.backtest.simulation.emit import party
+from stream.backtest.simulation.laundering import Pattern, plant_patterns
 from stream.backtest.simulation.world import TRAVEL_COUNTRIES, World
 
 #: Ordinary account groups and their share of the population (normalised).
@@ -24,6 +25,9 @@ GROUP_WEIGHTS: dict[str, float] = {
     "merchant": 0.025,  # many payers a day, some sweep the takings to the owner's account nightly
     "landlord": 0.015,  # several tenants pay at the start of the month
     "employer": 0.01,  # pays many staff on payday
+    "circle": 0.015,  # 3-6 friends or flatmates taking turns to pay for an evening, paid back their share
+    "treasurer": 0.005,  # a club's treasurer: members' dues in, small reimbursements out to many members
+    "seller": 0.01,  # a small online seller: many buyers pay small sums, stock bought from private sellers
     "returnee": 0.005,  # dormant during a long stay abroad, then back with a new phone and savings
     "new": 0.03,  # opened during the simulated period, ordinary use
     "dormant": 0.02,  # inactive all along
@@ -47,7 +51,7 @@ class Account:
         "landlord", "rent", "rent_dom", "bills", "card_rate", "p2p_rate", "p2p_in_rate", "atm_rate",
         "login_rate", "friends", "tablet", "trip", "parents", "topup", "topup_dom", "extra",
         "scenario", "active_from", "active_until", "last_payment_t", "label", "typology",
-        "misuse_start", "hard",
+        "misuse_start", "hard", "standing", "investment", "circle",
     )
 
     def __init__(self, idx: int, cid_n: int, persona: str) -> None:
@@ -92,6 +96,22 @@ class Account:
         self.typology = ""
         self.misuse_start = None
         self.hard = False
+        self.standing = ()  # (day of month, payee, amount, channel, method): the same sum every month
+        self.investment = None  # (own account at a broker, sum moved there on payday)
+        self.circle = None
+
+
+class Circle:
+    """Friends or flatmates who take turns paying for a shared evening and are paid their share back.
+
+    ``rate`` is the chance, per member and day, that this member pays for the group.
+    """
+
+    __slots__ = ("members", "rate")
+
+    def __init__(self, members: tuple[Account, ...], rate: float) -> None:
+        self.members = members
+        self.rate = rate
 
 
 @dataclass
@@ -100,6 +120,7 @@ class Population:
     world: World
     start_t: int
     days: int
+    patterns: list[Pattern]
 
 
 def _weighted(rng: Random, weights: dict[str, float]) -> str:
@@ -138,7 +159,8 @@ def _mule_groups(rng: Random, n_mules: int) -> list[tuple[str, int]]:
 
 
 def build_population(cfg, rng: Random) -> Population:
-    """``cfg`` has accounts, days, start_t, mule_share, country, currency, hard_share."""
+    """``cfg`` is a ``SimConfig``. Laundering patterns are planted last, among ordinary accounts already
+    linked to their employers, landlords and friends, so their members keep that whole life."""
     world = World.build(rng, cfg.country, cfg.currency)
     n = cfg.accounts
     n_mules = round(n * cfg.mule_share)
@@ -146,9 +168,9 @@ def build_population(cfg, rng: Random) -> Population:
     used = sum(size for _, size in groups)
     while used < n:
         kind = _weighted(rng, GROUP_WEIGHTS)
-        size = {"saver": 2, "family": rng.randint(2, 4), "merchant": rng.choice((1, 2))}.get(kind, 1)
+        size = {"saver": 2, "family": rng.randint(2, 4), "merchant": rng.choice((1, 2)), "circle": rng.randint(3, 6)}.get(kind, 1)
         size = min(size, n - used)
-        if size < 2 and kind in ("saver", "family"):
+        if size < 2 and kind in ("saver", "family", "circle"):
             kind = "retail"
         if kind == "merchant" and size == 2 and rng.random() < 0.0:
             size = 1
@@ -164,7 +186,7 @@ def build_population(cfg, rng: Random) -> Population:
         for i in range(size):
             if kind in ("saver", "merchant") and i == 1:
                 persona = "savings"  # same customer as the account before it
-            elif kind == "family":
+            elif kind in ("family", "circle"):
                 persona = "retail"
             elif kind.startswith("mule:"):
                 persona = "retail"
@@ -197,7 +219,8 @@ def build_population(cfg, rng: Random) -> Population:
     world.own_merchants = [a.party for a in accounts if a.persona == "merchant"]
 
     _link(accounts, retail, landlords, employers, rng, world, cfg)
-    return Population(accounts=accounts, world=world, start_t=cfg.start_t, days=cfg.days)
+    patterns = plant_patterns(accounts, world, cfg)
+    return Population(accounts=accounts, world=world, start_t=cfg.start_t, days=cfg.days, patterns=patterns)
 
 
 def _habits(a: Account, rng: Random, world: World, cfg) -> None:
@@ -213,12 +236,21 @@ def _habits(a: Account, rng: Random, world: World, cfg) -> None:
         (rng.randint(1, 28), rng.randrange(len(world.utilities)), round(rng.lognormvariate(4.0, 0.6), 2))
         for _ in range(rng.randint(1, 4))
     )
-    a.card_rate = rng.uniform(0.3, 2.2)
+    # card payments a day: mean 1.25 with a heavy tail (a tenth above 2.2), so busy accounts are ordinary too
+    a.card_rate = min(6.0, max(0.1, rng.lognormvariate(0.04, 0.6)))
     a.p2p_rate = rng.uniform(0.01, 0.12)
     a.p2p_in_rate = rng.uniform(0.01, 0.08)
     a.atm_rate = rng.uniform(0.0, 0.12)
     a.login_rate = rng.uniform(0.2, 0.9)
     a.friends = tuple(world.handle(rng) for _ in range(rng.randint(2, 6)))
+    # energy or water in fixed monthly instalments, and subscriptions at their plan's price
+    standing = [(rng.randint(1, 28), rng.choice(world.utilities), float(round(rng.lognormvariate(4.3, 0.5))), "api", "transfer")
+                for _ in range(rng.choice((0, 1, 1, 2)))]
+    standing += [(rng.randint(1, 28), service, price, "card", "card")
+                 for service, price in rng.sample(world.subscriptions, rng.choice((0, 1, 1, 2, 2, 3)))]
+    a.standing = tuple(standing)
+    if rng.random() < 0.12:  # part of each salary goes on to the holder's own account at a broker
+        a.investment = (party(f"I{a.cid}", rng.choice(world.brokers), a.cid), float(rng.choice((25, 50, 100, 150, 200, 300, 500))))
     if rng.random() < cfg.travel_share:
         start = rng.randrange(0, max(1, cfg.days - 2))
         a.trip = (start, start + rng.randint(3, 14), rng.choice(TRAVEL_COUNTRIES))
@@ -258,6 +290,29 @@ def _shape_group(kind: str, members: list[Account], rng: Random, world: World, c
         head.employer = None
         if len(members) > 1:
             head.savings = members[1].party
+    elif kind == "circle":
+        circle = Circle(tuple(members), rng.uniform(0.5, 2.5) / 7 / len(members))
+        for m in members:
+            m.circle = circle
+    elif kind == "treasurer":
+        head.extra = {
+            # every member pays the same fee once a month, most in the first days
+            "members": [(world.handle(rng), rng.choice((1, 1, 2, 2, 3, 4, 5, 6, 8, 10, 15))) for _ in range(rng.randint(15, 60))],
+            "fee": float(rng.choice((8, 10, 12, 15, 20, 25, 30))),
+            "venue": world.external(rng, "VEN"),
+            "venue_rent": float(round(rng.uniform(150, 900), -1)),
+            "venue_dom": rng.randint(1, 28),
+            "event_dom": rng.randint(1, 28),  # after the month's match or trip, many members are reimbursed at once
+            "claims": rng.uniform(0.1, 0.4),  # chance a day brings one member's expense claim
+        }
+    elif kind == "seller":
+        head.extra = {
+            "orders": rng.uniform(1.0, 6.0),  # buyers a day, each a new payer
+            "ticket": rng.uniform(2.6, 3.8),  # log of the median sale
+            "stock": rng.uniform(0.1, 1.2),  # second-hand stock bought a day, each from a new private seller
+            "platform": world.external(rng, "PLT"),
+            "fee_wd": rng.randrange(7),
+        }
     elif kind == "landlord":
         head.extra = {
             "tenants": [(world.external(rng, "TEN"), round(rng.uniform(450, 1400), 2), rng.randint(1, 5)) for _ in range(rng.randint(3, 14))],

