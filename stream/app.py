@@ -140,27 +140,33 @@ def create_app(
     async def ingest(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
-            decoded = decode_event(event.value, settings.max_message_bytes)
-            if isinstance(decoded, Rejection):
-                await send_dead_letter(letter_for(event, decoded), decoded.reason)
-                continue
-            event_ms = event_time_ms(decoded)
-            forged = future_rejection(event_ms, produced_ms(message), max_future_ms)
-            if forged is not None:
-                await send_dead_letter(letter_for(event, forged), forged.reason)
-                continue
-            metrics.events.labels(topic=message.topic, type=decoded.type).inc()
-            metrics.event_ingested(event_ms)
-            try:
-                views = route_event(decoded, config)
-            except Exception as exc:  # a detector bug must not stop the worker: keep the message
-                await dead_letter_failure(event, exc)
-                continue
-            for view in views:
-                await send_internal(plan.accounts, view.key.encode(), encode_message(view))
-            progress.advance(
-                source_name(message.topic, message.partition), event_ms, message.offset, time.monotonic()
-            )
+            event_ms = await ingest_one(event)
+            # Rejected messages count as read too: a dead letter at the end of a partition must not
+            # keep it from being caught up (and so hold every account partition back).
+            progress.advance(source_name(message.topic, message.partition), event_ms, message.offset, time.monotonic())
+
+    async def ingest_one(event: EventT) -> int | None:
+        """Validate one input message and send its account views; the event time, None if rejected."""
+        message = event.message
+        decoded = decode_event(event.value, settings.max_message_bytes)
+        if isinstance(decoded, Rejection):
+            await send_dead_letter(letter_for(event, decoded), decoded.reason)
+            return None
+        event_ms = event_time_ms(decoded)
+        forged = future_rejection(event_ms, produced_ms(message), max_future_ms)
+        if forged is not None:
+            await send_dead_letter(letter_for(event, forged), forged.reason)
+            return None
+        metrics.events.labels(topic=message.topic, type=decoded.type).inc()
+        metrics.event_ingested(event_ms)
+        try:
+            views = route_event(decoded, config)
+        except Exception as exc:  # a detector bug must not stop the worker: keep the message
+            await dead_letter_failure(event, exc)
+            return None
+        for view in views:
+            await send_internal(plan.accounts, view.key.encode(), encode_message(view))
+        return event_ms
 
     @app.timer(interval=settings.watermark_interval_s)
     async def announce_watermarks() -> None:

@@ -58,8 +58,10 @@ class SourceProgress:
     offsets: dict[str, int] = field(default_factory=dict)
     seen_at: dict[str, float] = field(default_factory=dict)
 
-    def advance(self, source: str, time_ms: int, offset: int, now: float) -> None:
-        self.times[source] = max(time_ms, self.times.get(source, time_ms))
+    def advance(self, source: str, time_ms: int | None, offset: int, now: float) -> None:
+        """One message read; ``time_ms`` is None for a rejected one (read, but no event time)."""
+        if time_ms is not None:
+            self.times[source] = max(time_ms, self.times.get(source, time_ms))
         self.offsets[source] = offset
         self.seen_at[source] = now
 

@@ -1,7 +1,11 @@
 """``make run``: the local broker, one worker, a simulated event feed, and alerts on the terminal.
 
 Everything it starts it stops again on Ctrl-C (or when the feed and a quiet spell are over with
-``--until-idle``), the broker included unless it was already running before.
+``--until-idle``), the broker included unless it was already running before, whatever happened to
+the terminal: with ``make run | tee run.log`` Ctrl-C kills ``tee`` too, and every later write to the
+pipe fails. So the children run in sessions of their own (Ctrl-C reaches only this process, which
+stops them in order), nothing they print goes to the terminal's pipe, and this process's own output
+stops quietly when the pipe is gone instead of aborting the clean-up.
 """
 
 from __future__ import annotations
@@ -31,13 +35,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--until-idle", type=float, default=0, help="stop after this many quiet seconds once the feed ended")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops everything as Ctrl-C does
+    for signum in (signal.SIGTERM, signal.SIGHUP):  # `kill`, or the terminal closing, stops all as Ctrl-C does
+        signal.signal(signum, _interrupt)
 
     port = os.environ.get("KAFKA_PORT", "9092")
     env = {**os.environ, "MULEWATCH_BROKER": os.environ.get("MULEWATCH_BROKER", f"kafka://127.0.0.1:{port}")}
     broker_was_running = subprocess.run([BROKER_SCRIPT, "status"], capture_output=True).returncode == 0
-    subprocess.run([BROKER_SCRIPT, "start"], check=True)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    if not broker_was_running:
+        say(f"starting the local Kafka broker on port {port} (log: {RUN_DIR / 'broker.log'})")
+    try:
+        _broker("start", check=True)
+    except (KeyboardInterrupt, subprocess.CalledProcessError) as exc:
+        _broker("stop")
+        if isinstance(exc, subprocess.CalledProcessError):
+            say(f"the broker did not start; see {RUN_DIR / 'broker.log'}")
+        return 1
     run_id = time.strftime("%Y%m%d%H%M%S")
     env.update(
         MULEWATCH_APP_ID=f"mulewatch-local-{run_id}",
@@ -51,20 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     mulewatch = str(Path(sys.executable).with_name("mulewatch"))
     children: list[subprocess.Popen] = []
     worker_log = open(RUN_DIR / f"worker-{run_id}.log", "wb")
+    feed_log = open(RUN_DIR / f"feed-{run_id}.log", "wb")
     try:
-        print(f"starting worker (log: {worker_log.name})", flush=True)
-        children.append(subprocess.Popen([mulewatch, "worker"], env=env, stdout=worker_log, stderr=subprocess.STDOUT))
+        say(f"starting worker (log: {worker_log.name})")
+        children.append(_child([mulewatch, "worker"], env, worker_log))
         wait_until_ready(children[-1], int(env.get("MULEWATCH_WEB_PORT", "6066")))
         feed = [
             mulewatch, "simulate", "--to-kafka", "--accounts", str(args.accounts), "--days", str(args.days),
             "--seed", str(args.seed), "--rate", str(args.rate),
         ]
-        print("starting simulated feed: " + " ".join(feed[1:]), flush=True)
-        children.append(subprocess.Popen(feed, env=env, stdout=subprocess.DEVNULL))
+        say("starting simulated feed: " + " ".join(feed[1:]))
+        children.append(_child(feed, env, feed_log))
         show_alerts(env, children[-1], args.until_idle)
-    except KeyboardInterrupt:
-        print("\nstopping", flush=True)
+    except (KeyboardInterrupt, BrokenPipeError):
+        say("\nstopping")
     finally:
+        # Ctrl-C (or a kill) again while stopping must not leave the rest running: finish first.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -73,10 +90,42 @@ def main(argv: list[str] | None = None) -> int:
                 child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
         worker_log.close()
+        feed_log.close()
         if not broker_was_running:
-            subprocess.run([BROKER_SCRIPT, "stop"], check=False)
+            _broker("stop")
     return 0
+
+
+def say(text: str) -> None:
+    """Print to the terminal; once the pipe to it is gone (``| tee`` killed by Ctrl-C), stay quiet."""
+    global _quiet
+    if _quiet:
+        return
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _quiet = True
+        # Further writes, and the interpreter's flush at exit, go nowhere instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+_quiet = False
+
+
+def _child(command: list[str], env: dict[str, str], log) -> subprocess.Popen:
+    """A child in a session of its own: the terminal's Ctrl-C reaches only us, and we stop it in order."""
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _broker(command: str, check: bool = False) -> None:
+    """broker.sh with its output to a log file: a write to a dead pipe must not kill it half-way."""
+    with open(RUN_DIR / "broker.log", "ab") as log:
+        subprocess.run([BROKER_SCRIPT, command], stdout=log, stderr=subprocess.STDOUT, check=check,
+                       start_new_session=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -113,7 +162,7 @@ def show_alerts(env: dict[str, str], feed: subprocess.Popen, until_idle: float) 
     )
     seen: set[tuple[str, int]] = set()
     last_activity = time.monotonic()
-    print("waiting for alerts (Ctrl-C to stop)", flush=True)
+    say("waiting for alerts (Ctrl-C to stop)")
     while True:
         for message in consumer:
             alert = orjson.loads(message.value)
@@ -123,14 +172,13 @@ def show_alerts(env: dict[str, str], feed: subprocess.Popen, until_idle: float) 
             seen.add(identity)
             last_activity = time.monotonic()
             top = alert["rules"][0]["reason"] if alert["rules"] else ""
-            print(
+            say(
                 f"{alert['window_end'][:19]}  {alert['severity']:<8} {alert['typology']:<28} "
-                f"score {alert['score']:>3}  account {alert['account_id']}  v{alert['version']}  {top}",
-                flush=True,
+                f"score {alert['score']:>3}  account {alert['account_id']}  v{alert['version']}  {top}"
             )
         feed_done = feed.poll() is not None
         if until_idle and feed_done and time.monotonic() - last_activity > until_idle:
-            print(f"feed finished; {len(seen)} alert versions shown", flush=True)
+            say(f"feed finished; {len(seen)} alert versions shown")
             return
 
 

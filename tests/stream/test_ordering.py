@@ -76,6 +76,17 @@ def test_empty_partition_stops_holding_back_after_the_quiet_spell():
     assert progress.watermark("p:1", highwater=0, now=52.0) is CAUGHT_UP
 
 
+def test_a_rejected_last_message_still_lets_its_partition_catch_up():
+    """A dead letter (no event time) at the end of a partition is read too: the partition must not
+    hold every account partition back waiting for an offset it has already passed."""
+    progress = SourceProgress(idle_after_s=2.0)
+    progress.advance("p:0", 1000, offset=8, now=100.0)
+    progress.advance("p:0", None, offset=9, now=100.5)
+    assert progress.watermark("p:0", highwater=10, now=103.0) is CAUGHT_UP
+    progress.advance("p:0", None, offset=10, now=104.0)
+    assert progress.watermark("p:0", highwater=20, now=110.0) == 1000  # a rejection moves no time
+
+
 def test_source_time_never_goes_back():
     progress = SourceProgress(idle_after_s=2.0)
     progress.advance("p:0", 1000, offset=1, now=1.0)
