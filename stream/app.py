@@ -239,10 +239,10 @@ def create_app(
         for event, message in ready:
             key = event.key
             state = states.get(key)
-            if state is None:
-                stored = account_table.get(key)
-                state = AccountState.from_bytes(stored) if stored else None
             try:
+                if state is None:
+                    stored = account_table.get(key)
+                    state = AccountState.from_bytes(stored) if stored else None
                 with metrics.detector_seconds.time():
                     outcome = apply_account(state, message, config)
             except Exception as exc:  # a detector bug must not stop the worker: keep the message
