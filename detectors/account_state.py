@@ -268,6 +268,29 @@ class AccountState:
         self.hits[hit_id] = hit
         return True
 
+    def drop_own_hits(self, since: int, own_rules: frozenset[str]) -> None:
+        """Forget the hits of the account's own rules at or after ``since``: they are judged anew."""
+        hits = self.hits
+        for hit_id in [k for k, v in hits.items() if v[H_TIME] >= since and v[H_RULE] in own_rules]:
+            del hits[hit_id]
+
+    def says_as_much(self, hit: Hit, runtime: Runtime) -> bool:
+        """Whether a hit of the same rule in the day before ``hit`` is at least as strong and names at
+        least the same severity of money moved in every typology window.
+
+        A rule that holds on every payment of an episode would otherwise store a hit per payment, and
+        the caps would then drop the older ones that a cross-key hit arriving days late still needs to
+        re-judge an earlier point exactly. Keeping only the hits that add something bounds them by
+        the episode's escalations instead of its payments.
+        """
+        time, rule, level = hit[H_TIME], hit[H_RULE], hit[H_LEVEL]
+        ranks = runtime.scoring.flow_ranks(hit[H_FLOWS])
+        for other in self.hits.values():
+            if (other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level
+                    and all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks))):
+                return True
+        return False
+
     def cap_hits(self, runtime: Runtime) -> None:
         """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
         hits = self.hits

@@ -91,16 +91,20 @@ def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessag
 
 
 def _evaluate_from(state: AccountState, time: int, runtime) -> None:
-    """Re-evaluate the payment rules at every anchor payment from ``time`` on.
+    """Judge the payment rules at every anchor payment from ``time`` on, as in event-time order.
 
     In order that is the new payment alone; an event arriving late (within the lateness) also
-    re-judges the few later payments its presence may change.
+    re-judges the few later payments its presence may change. The account's own hits from ``time`` on
+    are judged anew from scratch (dropped first), so the hits kept are those of the in-order run
+    whatever the arrival order: a finding is kept only where no earlier hit of its rule in the last
+    day says as much (``AccountState.says_as_much``), and which hits those are depends on the order.
     """
     ledger = state.ledger
     times = state.ledger_times
     begin = bisect_left(times, time)
     if begin == len(ledger):
         return
+    state.drop_own_hits(time, runtime.own_rules)
     for index in range(begin, len(ledger)):
         anchor = ledger[index]
         end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
@@ -110,6 +114,8 @@ def _evaluate_from(state: AccountState, time: int, runtime) -> None:
                 continue
             level, reason, evidence = finding
             hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime))
+            if state.says_as_much(hit, runtime):
+                continue
             hit_id = short_id(rule_id, anchor[EVENT_ID])
             if state.put_hit(hit_id, hit):
                 for deriver in runtime.derivers:

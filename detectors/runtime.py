@@ -49,6 +49,8 @@ class Runtime:
         self.repeated_pass_through = RepeatedPassThrough(repeated, self) if repeated.enabled and rules.pass_through.enabled else None
         #: Rules built from other hits: each derives its hits from a hit just stored.
         self.derivers = [d for d in (self.gather_scatter, self.repeated_pass_through) if d is not None]
+        #: Rules judged on the account's own events (not hits from other partitions).
+        self.own_rules = frozenset([r.rule_id for r in self.rules] + [d.rule_id for d in self.derivers])
         self.identifier_rules = {
             cls.kind: cls(getattr(rules, cls.rule_id), self)
             for cls in IDENTIFIER_RULES

@@ -53,6 +53,10 @@ class Scoring:
         self.config_version = config_version
         self.runtime = runtime
 
+    def flow_ranks(self, flows: tuple[int, ...]) -> tuple[int, ...]:
+        """The severity rank each typology window's money would give, (in, out) pair by pair."""
+        return tuple(self.severity(max(flows[i], flows[i + 1])).rank for i in range(0, len(flows), 2))
+
     def severity(self, moved: int) -> Severity:
         """Severity for an amount moved (minor units): the larger of inflow and outflow."""
         for floor, severity in self.ladder:

@@ -56,8 +56,12 @@ def test_salary_to_own_savings_is_not_a_flow(run):
 
 
 def test_fan_in_fires_on_many_new_senders(run):
+    """It fires at the fifth new sender; the sixth and seventh add nothing a case needs (same
+    strength, same severity of money moved), so the first finding of the day stands for them."""
     result = run(collection_mule())
-    assert "7 senders (7 new) paid in 48,300 CNY" in result.hits("M1", "fan_in")[-1][3]
+    hits = result.hits("M1", "fan_in")
+    assert "5 senders (5 new) paid in" in hits[0][3]
+    assert len(hits) < 3, "the seventh sender adds no hit of its own"
 
 
 def test_fan_in_silent_for_known_payers(run):
