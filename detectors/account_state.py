@@ -58,7 +58,7 @@ class AccountState:
         self.kyc_at = -1
         self.opened_at: int | None = None
         self.opened_event: str | None = None
-        self.currency: str | None = None  # main currency: that of the earliest payment
+        self.currency: str | None = None  # the account's currency: that of the first payment applied
         self.currency_at = -1
         self.watermark = 0
         self.dedupe_floor = -1  # events at or before this time can no longer be proven new
@@ -161,9 +161,11 @@ class AccountState:
         holder = view.customer_id or self.customer_id
         if view.own_transfer or (holder is not None and view.counterparty_customer == holder):
             return  # money between the holder's own accounts: activity, not a flow
-        if time < self.currency_at or self.currency is None:
+        if self.currency is None:
+            # The first payment applied names the account's currency; later ones must not change it,
+            # as amounts in a currency without a rate are kept in its own units.
             self.currency, self.currency_at = view.currency, time
-        amount = view.amount
+        amount = view.amount if self.comparable(view, runtime) else 0
         whole = round(amount / 100)
         if view.outgoing:
             bucket[1] += whole
@@ -187,6 +189,12 @@ class AccountState:
         if sale:
             return  # a shop's customers and a customer's shops are not senders or beneficiaries
         self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
+
+    def comparable(self, view: PaymentView, runtime: Runtime) -> bool:
+        """Whether a payment's amount can be added to this account's: both valued by the config's
+        rates, or in the account's own currency. Otherwise it counts (counterparties, how often) but
+        adds no money; the engine reports such payments by currency."""
+        return view.currency == self.currency or (view.valued and runtime.money.valued(self.currency))
 
     def add_change(self, view: AccountChangeView, runtime: Runtime) -> None:
         change = view.change

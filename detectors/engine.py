@@ -21,7 +21,7 @@ from detectors.hashing import short_id
 from detectors.identifiers import IdentifierState, apply_identifier
 from detectors.messages import AccountChangeView, AccountMessage, IdentifierHit, IdentifierMessage, PaymentView
 from detectors.routing import route_event
-from schemas import Alert, InputEvent
+from schemas import Alert, InputEvent, Payment
 
 DEVICE, PHONE = "device", "phone"
 
@@ -130,6 +130,8 @@ class EngineStats:
     late: int = 0
     duplicates: int = 0
     alerts: int = 0
+    #: Payments in a currency without a configured rate, by currency (see ``money.Money``).
+    unvalued: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -146,6 +148,8 @@ class Engine:
         config = self.config
         stats = self.stats
         stats.events += 1
+        if type(event) is Payment and event.currency not in config.runtime.money.rates:
+            stats.unvalued[event.currency] = stats.unvalued.get(event.currency, 0) + 1
         queue: deque = deque(route_event(event, config))
         alerts: list[Alert] = []
         accounts = self.accounts

@@ -29,8 +29,9 @@ class PaymentView(AccountMessage):
 
     TAG: ClassVar[str] = "P"
     outgoing: bool
-    amount: int  # reference-currency minor units (0 if the currency has no configured rate)
+    amount: int  # reference-currency minor units; the currency's own minor units if it has no rate
     currency: str
+    valued: bool  # the currency has a configured rate (``amount`` is in reference units)
     counterparty: str  # the other account: its id, or "bank|account" for another bank's account
     counterparty_customer: str | None
     own_transfer: bool  # both sides name the same customer: money between the holder's own accounts

@@ -41,7 +41,14 @@ class MoneyConfig(StrictModel):
 
 
 class Money:
-    """Conversions between payment amounts, reference minor units and display text."""
+    """Conversions between payment amounts, comparable minor units and display text.
+
+    A payment in a currency with a configured rate is valued in minor units of the reference
+    currency, so such payments compare across currencies. One in a currency without a rate is never
+    counted as zero: it keeps its own minor units and is marked unvalued, so that an account whose
+    payments are all in that currency (a feed in a currency the config does not know) is judged on
+    its own amounts, and one in another currency is left out of that account's sums, and counted.
+    """
 
     __slots__ = ("reference", "rates")
 
@@ -49,11 +56,16 @@ class Money:
         self.reference = config.reference_currency
         self.rates = dict(config.rates)
 
-    def to_minor(self, amount: Decimal, currency: str) -> int:
+    def to_minor(self, amount: Decimal, currency: str) -> tuple[int, bool]:
+        """(minor units, valued): reference minor units with a rate, else the currency's own."""
         rate = self.rates.get(currency)
         if rate is None:
-            return 0
-        return round(float(amount) * rate * MINOR_PER_MAJOR)
+            return round(float(amount) * MINOR_PER_MAJOR), False
+        return round(float(amount) * rate * MINOR_PER_MAJOR), True
+
+    def valued(self, currency: str | None) -> bool:
+        """Whether the config has a rate for ``currency`` (an account without payments counts as valued)."""
+        return currency is None or currency in self.rates
 
     @staticmethod
     def threshold(major: float) -> int:
@@ -61,7 +73,8 @@ class Money:
         return round(major * MINOR_PER_MAJOR)
 
     def convert(self, minor: int, currency: str | None) -> float:
-        """Minor reference units as major units of ``currency`` (the reference if unknown)."""
+        """Comparable minor units as major units of ``currency``: converted from the reference with a
+        rate, as they are without one (they are then that currency's own units)."""
         rate = self.rates.get(currency or self.reference, 1.0)
         return minor / MINOR_PER_MAJOR / rate
 
@@ -70,5 +83,5 @@ class Money:
 
     def describe(self, minor: int, currency: str | None) -> str:
         """'48,300 CNY': whole units with thousands separators, for alert reasons."""
-        code = currency if currency in self.rates else self.reference
+        code = currency or self.reference
         return f"{self.convert(minor, code):,.0f} {code}"

@@ -57,14 +57,14 @@ def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessag
     if not (debtor_own or creditor_own):
         return []
     time = to_ms(event.event_time)
-    amount = runtime.money.to_minor(event.amount, event.currency)
+    amount, valued = runtime.money.to_minor(event.amount, event.currency)
     self_transfer = debtor_own and creditor_own and debtor.account_id == creditor.account_id
     own = self_transfer or (debtor.customer_id is not None and debtor.customer_id == creditor.customer_id)
     views: list[AccountMessage] = []
     if debtor_own:
         views.append(
             PaymentView(
-                debtor.account_id, event.event_id, time, True, amount, event.currency,
+                debtor.account_id, event.event_id, time, True, amount, event.currency, valued,
                 counterparty_key(creditor.account_id, creditor.bank_id), creditor.customer_id, own,
                 debtor.customer_id, event.device_id, event.session_country, event.method.value,
             )
@@ -72,7 +72,7 @@ def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessag
     if creditor_own and not self_transfer:
         views.append(
             PaymentView(
-                creditor.account_id, event.event_id, time, False, amount, event.currency,
+                creditor.account_id, event.event_id, time, False, amount, event.currency, valued,
                 counterparty_key(debtor.account_id, debtor.bank_id), debtor.customer_id, own,
                 creditor.customer_id, None, None, event.method.value,
             )

@@ -28,6 +28,9 @@ class SeverityConfig(StrictModel):
     medium_amount: Money
     high_amount: Money
     critical_amount: Money
+    #: Severity of an alert on an account whose currency has no rate in money.rates: its amounts
+    #: cannot be set against the ladder above (the alert says so in its figures' currency).
+    without_rate: Severity
     actions: dict[Severity, RecommendedAction]
 
     @model_validator(mode="after")
@@ -50,6 +53,7 @@ class Scoring:
             (round(config.medium_amount * 100), Severity.MEDIUM),
         ]
         self.actions = dict(config.actions)
+        self.without_rate = config.without_rate
         self.config_version = config_version
         self.runtime = runtime
 

@@ -123,7 +123,10 @@ class Typologies:
     def _emit(self, state: AccountState, typ: _Typology, now: int, score: int, contributions) -> Alert | None:
         runtime = self.runtime
         flows = _moved(contributions, runtime.flow_windows.index(typ.window))
-        severity = runtime.scoring.severity(max(flows))
+        if runtime.money.valued(state.currency):
+            severity = runtime.scoring.severity(max(flows))
+        else:
+            severity = runtime.scoring.without_rate  # amounts in a currency without a rate say nothing of size
         bucket = now // typ.cooldown
         key = (typ.typology.value, bucket)
         times = state.emitted.get(key)

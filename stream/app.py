@@ -29,7 +29,7 @@ from detectors import (
     encode_message,
     route_event,
 )
-from schemas import ALERT_SCHEMA_VERSION, Alert
+from schemas import ALERT_SCHEMA_VERSION, Alert, Payment
 from stream.dead_letters import DeadLetter, dead_letter
 from stream.decoding import RejectReason, Rejection, decode_event, event_time_ms, future_rejection
 from stream.metrics import Metrics
@@ -159,6 +159,8 @@ def create_app(
             return None
         metrics.events.labels(topic=message.topic, type=decoded.type).inc()
         metrics.event_ingested(event_ms)
+        if type(decoded) is Payment and decoded.currency not in config.runtime.money.rates:
+            metrics.payment_unvalued(decoded.currency)
         try:
             views = route_event(decoded, config)
         except Exception as exc:  # a detector bug must not stop the worker: keep the message

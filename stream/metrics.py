@@ -23,6 +23,16 @@ from stream.decoding import RejectReason
 
 log = logging.getLogger(__name__)
 
+#: Active ISO 4217 currency codes: the only values the currency label of a metric may take.
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
+CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ
+GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB
+TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
+""".split())
+
 #: Seconds from an account view's send by ``ingest`` to the broker's acknowledgement of its alert.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -99,6 +109,14 @@ class Metrics:
             ["partition"],
             registry=r,
         )
+        self.unvalued_payments = Counter(
+            "mulewatch_unvalued_payments_total",
+            "Payments in a currency without a rate in the detector config's money.rates (ISO 4217 code;"
+            " 'other' for a code that is not one): judged in their own units, never as zero",
+            ["currency"],
+            registry=r,
+        )
+        self._warned_currencies: set[str] = set()
         self.detector_seconds = Histogram(
             "mulewatch_detector_seconds",
             "Time the detectors spend on one account message",
@@ -119,6 +137,21 @@ class Metrics:
         """Record the event time of a valid event ``ingest`` consumed (drives the event-time lag)."""
         self.last_event_time_s = event_time_ms / 1000.0
         self.last_event_time.set(self.last_event_time_s)
+
+    def payment_unvalued(self, currency: str) -> None:
+        """Count a payment in a currency the config has no rate for; warn once per currency.
+
+        The label is bounded: a code outside ISO 4217 (an upstream system may send anything that
+        looks like one) is counted as ``other``, so a producer cannot grow the series without end.
+        """
+        label = currency if currency in ISO_4217 else "other"
+        self.unvalued_payments.labels(currency=label).inc()
+        if label not in self._warned_currencies:
+            self._warned_currencies.add(label)
+            log.warning(
+                "payments in currency %s have no rate in the detector config (money.rates): amounts are"
+                " compared within that currency only and its alerts take severity.without_rate", label,
+            )
 
     def alert_published(self, sent_at_s: float | None) -> None:
         """Observe the latency of an alert whose triggering repartition message has timestamp ``sent_at_s``."""

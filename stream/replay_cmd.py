@@ -190,6 +190,11 @@ def run(args: argparse.Namespace) -> int:
         + (" [sorted in memory]" if summary.sorted_in_memory else ""),
         file=sys.stderr,
     )
+    if engine is not None and engine.stats.unvalued:
+        counts = ", ".join(f"{currency} {n:,}" for currency, n in sorted(engine.stats.unvalued.items()))
+        print(f"replay: {sum(engine.stats.unvalued.values()):,} payments in currencies without a rate in the config "
+              f"({counts}): compared within their own currency only, alerts on such accounts take "
+              f"severity.without_rate", file=sys.stderr)
     if engine is not None and (engine.stats.late or engine.stats.duplicates):
         print(f"replay: the engine dropped {engine.stats.late} late and {engine.stats.duplicates} duplicate events",
               file=sys.stderr)

@@ -34,9 +34,9 @@ def test_other_bank_side_gets_no_state(config):
 def test_uncounted_status_and_unknown_currency(config):
     assert route_event(pay("e1", at(), "A", "B", 5, status="failed"), config) == []
     (view, _) = route_event(pay("e2", at(), "A", "B", 5, currency="XAF"), config)
-    assert view.amount == 0
+    assert (view.amount, view.valued) == (500, False)  # its own minor units, never zero
     (view, _) = route_event(pay("e3", at(), "A", "B", 10, currency="USD"), config)
-    assert view.amount == 7200
+    assert (view.amount, view.valued) == (7200, True)
 
 
 def test_own_transfers_are_marked(config):

@@ -40,7 +40,7 @@ class FakeEngine:
     def __init__(self, config: FakeConfig) -> None:
         self.config = config
         self.seen: list[str] = []
-        self.stats = types.SimpleNamespace(late=0, duplicates=0)
+        self.stats = types.SimpleNamespace(late=0, duplicates=0, unvalued={})
         FakeEngine.instances.append(self)
 
     def process(self, event) -> list[Alert]:
@@ -318,3 +318,11 @@ def test_a_last_line_beyond_every_quiet_spell_of_the_file_is_rejected(tmp_path, 
     assert main(["replay", str(_write(tmp_path / "b.jsonl", beyond)), "--out", str(tmp_path / "b.out")]) == 0
     assert "e300" in FakeEngine.instances[0].seen and "e300" not in FakeEngine.instances[1].seen
     assert [r["reason"] for r in _rejects(tmp_path / "b.out.rejects.jsonl")] == ["future_event_time"]
+
+
+def test_replay_says_how_many_payments_had_no_rate(tmp_path, capsys):
+    """A currency the config cannot value is reported by currency, never counted as zero in silence."""
+    lines = [orjson.dumps({**orjson.loads(line), "currency": "XOF"}) for line in _minutes(5)]
+    source = _write(tmp_path / "xof.jsonl", [*_minutes(3, first=50), *lines])
+    assert main(["replay", str(source), "--out", str(tmp_path / "a.jsonl")]) == 0
+    assert "5 payments in currencies without a rate in the config (XOF 5)" in capsys.readouterr().err
