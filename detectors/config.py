@@ -35,6 +35,7 @@ from detectors.rules import (
     RepeatedPassThroughConfig,
     SharedIdentifierConfig,
     SimilarAmountsConfig,
+    StructuringConfig,
     VolumeSpikeConfig,
 )
 from detectors.scoring import SeverityConfig
@@ -102,6 +103,7 @@ class RulesConfig(StrictModel):
     new_beneficiary_paid: NewBeneficiaryPaidConfig
     similar_amounts: SimilarAmountsConfig
     volume_spike: VolumeSpikeConfig
+    structuring: StructuringConfig
 
 
 class DetectorConfig(StrictModel):

@@ -59,6 +59,7 @@ class TypologiesConfig(StrictModel):
     pass_through_mule: TypologyConfig
     account_farm: TypologyConfig
     dormant_or_new_account_abuse: TypologyConfig
+    laundering_pattern: TypologyConfig
 
 
 class _Typology:

@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter
 
 from schemas.common import Contract, Currency, EventTime, Identifier
 
-ALERT_SCHEMA_VERSION = "1.0.0"
+ALERT_SCHEMA_VERSION = "1.1.0"
 
 
 class Typology(StrEnum):
@@ -21,6 +21,9 @@ class Typology(StrEnum):
     PASS_THROUGH_MULE = "pass_through_mule"
     ACCOUNT_FARM = "account_farm"
     DORMANT_OR_NEW_ACCOUNT_ABUSE = "dormant_or_new_account_abuse"
+    #: Since 1.1.0: money moved the way laundering moves it (split transfers, chains and cycles of
+    #: accounts, scatter-gather), read from payments alone.
+    LAUNDERING_PATTERN = "laundering_pattern"
 
 
 class Severity(StrEnum):
@@ -72,7 +75,7 @@ class Alert(Contract):
     consumers keep the highest version they have seen.
     """
 
-    schema_version: Literal["1.0.0"] = ALERT_SCHEMA_VERSION
+    schema_version: Literal["1.1.0"] = ALERT_SCHEMA_VERSION
     alert_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     version: Annotated[int, Field(ge=1)]
     account_id: Identifier

@@ -12,6 +12,7 @@ from detectors.rules.repeated import RepeatedPassThrough, RepeatedPassThroughCon
 from detectors.rules.remote_access import RemoteAccess, RemoteAccessConfig
 from detectors.rules.shared_identifier import SharedDevice, SharedIdentifierConfig, SharedPhone
 from detectors.rules.similar_amounts import SimilarAmounts, SimilarAmountsConfig
+from detectors.rules.structuring import Structuring, StructuringConfig
 from detectors.rules.volume_spike import VolumeSpike, VolumeSpikeConfig
 
 #: Rules evaluated on an account's own payments, in evaluation order.
@@ -26,6 +27,7 @@ PAYMENT_RULES: tuple[type[Rule], ...] = (
     NewBeneficiaryPaid,
     SimilarAmounts,
     VolumeSpike,
+    Structuring,
 )
 IDENTIFIER_RULES = (SharedDevice, SharedPhone)
 RULE_IDS: tuple[str, ...] = (
@@ -42,6 +44,6 @@ __all__ = [
     "RepeatedPassThrough", "RepeatedPassThroughConfig",
     "NewAccountHeavyUse", "NewAccountHeavyUseConfig", "NewBeneficiaryPaid", "NewBeneficiaryPaidConfig",
     "PassThrough", "PassThroughConfig", "RemoteAccess", "RemoteAccessConfig", "SharedDevice",
-    "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "VolumeSpike",
-    "VolumeSpikeConfig",
+    "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "Structuring",
+    "StructuringConfig", "VolumeSpike", "VolumeSpikeConfig",
 ]

@@ -235,3 +235,40 @@ def test_monthly_rent_is_not_a_spike(run):
         events.append(pay_out(f"rent{month}", at(days=-120 + 30 * month, hours=2), "V", "LANDLORD", 5000))
         events += [pay_out(f"s{month}-{k}", at(days=-118 + 30 * month + 3 * k), "V", "SHOP", 200) for k in range(9)]
     assert "volume_spike" not in run(events).rules_hit("V")
+
+
+# --- structuring ---------------------------------------------------------------------------------
+
+
+def test_structuring_fires_on_near_equal_transfers_to_a_new_counterparty(run):
+    events = ordinary_history("A", "CA")
+    events += [pay_out(f"s{i}", at(hours=i), "A", "NEWGUY", 410 + 7 * i) for i in range(3)]
+    (hit,) = run(events).hits("A", "structuring")
+    assert hit[2] == 1 and "3 near-equal payments sent to one new counterparty" in hit[3]
+
+
+def test_structuring_strong_when_the_same_sum_is_repeated(run):
+    events = ordinary_history("A", "CA") + [pay_in(f"s{i}", at(hours=i), "A", "NEWGUY", "11.51") for i in range(4)]
+    assert max(h[2] for h in run(events).hits("A", "structuring")) == 2
+
+
+def test_structuring_silent_for_instalments_to_an_old_counterparty(run):
+    """Rent paid in three parts to the landlord of years is not a split-up payment to a stranger."""
+    events = sorted(ordinary_history("A", "CA") + [pay_out("r0", at(days=-60), "A", "LANDLORD", 1500)],
+                    key=lambda e: e.event_time)
+    events += [pay_out(f"r{i}", at(hours=i), "A", "LANDLORD", 500) for i in range(1, 4)]
+    result = run(events)
+    assert result.engine.stats.late == 0
+    assert "structuring" not in result.rules_hit("A")
+
+
+def test_structuring_silent_for_two_payments_or_different_sums(run):
+    two = ordinary_history("A", "CA") + [pay_out(f"f{i}", at(hours=i), "A", "FRIEND", 40) for i in range(2)]
+    assert "structuring" not in run(two).rules_hit("A")
+    spread = ordinary_history("B", "CB") + [pay_out(f"g{i}", at(hours=i), "B", "SHOPKEEPER", a) for i, a in enumerate((40, 95, 260))]
+    assert "structuring" not in run(spread).rules_hit("B")
+
+
+def test_structuring_alone_raises_a_laundering_pattern_alert(run):
+    events = ordinary_history("A", "CA") + [pay_in(f"s{i}", at(hours=i), "A", "NEWGUY", 400) for i in range(3)]
+    assert run(events).typologies("A") == {"laundering_pattern"}
