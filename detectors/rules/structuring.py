@@ -1,32 +1,31 @@
-"""Structuring: a transfer split into several near-equal ones with the same new counterparty in a day."""
+"""Structuring: a transfer split into several near-equal ones with the same counterparty in a day."""
 
 from __future__ import annotations
 
 from detectors.account_state import AMOUNT, COUNTERPARTY, EVENT_ID, OUTGOING, SALE, TIME, AccountState
-from detectors.config_types import Count, Days, Fraction, Hours, RuleConfig, WeightFactor
-from detectors.eventtime import days, describe_duration, hours
+from detectors.config_types import Count, Fraction, Hours, RuleConfig, WeightFactor
+from detectors.eventtime import describe_duration, hours
 from detectors.rules.base import HIGH, NORMAL, Finding, Rule
 
 
 class StructuringConfig(RuleConfig):
     window_hours: Hours
     #: This many transfers with one counterparty in the window, each within ``tolerance`` of the
-    #: latest. People pay a friend twice in a day; three near-equal transfers to someone they have
-    #: just started dealing with is a payment split up (smurfing), or money moved in tranches.
+    #: latest. People pay a friend twice in a day; three near-equal transfers to one counterparty in
+    #: a day is a payment split up (smurfing), or money moved in tranches.
     min_count: Count
     tolerance: Fraction
     #: Strong form: every one within this of the latest (the same sum again and again).
     high_tolerance: Fraction
     high_weight_factor: WeightFactor
-    #: The counterparty counts as new when first seen this recently.
-    new_counterparty_days: Days
 
 
 class Structuring(Rule):
     """Fires on a payment when, within the window up to it, ``min_count`` payments in the same
-    direction with the same counterparty (first seen within ``new_counterparty_days``) are within
-    ``tolerance`` of its amount. Amounts are compared with each other, never with a fixed sum, so
-    the rule reads the same in any currency and at any scale."""
+    direction with the same counterparty are within ``tolerance`` of its amount. Amounts are compared
+    with each other, never with a fixed sum, so the rule reads the same in any currency and at any
+    scale. A new counterparty is not required: laundering often runs along relationships the
+    accounts already had (IBM's generator lays its patterns on existing edges)."""
 
     rule_id = "structuring"
     on_inflow = True
@@ -39,7 +38,6 @@ class Structuring(Rule):
         self.tolerance = config.tolerance
         self.high_tolerance = config.high_tolerance
         self.high_weight_factor = config.high_weight_factor
-        self.new_within = days(config.new_counterparty_days)
 
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         if anchor[SALE] or anchor[AMOUNT] <= 0:
@@ -49,9 +47,6 @@ class Structuring(Rule):
         if end - start < self.min_count:
             return None
         party = anchor[COUNTERPARTY]
-        known = state.counterparties.get(party)
-        if known is not None and known[0] < now - self.new_within:
-            return None  # an old relationship: rent in instalments, a wallet topped up
         outgoing, amount = anchor[OUTGOING], anchor[AMOUNT]
         ledger = state.ledger
         same = [
@@ -64,7 +59,7 @@ class Structuring(Rule):
         high = all(abs(e[AMOUNT] - amount) <= self.high_tolerance * max(e[AMOUNT], amount) for e in same)
         direction = "sent to" if outgoing else "received from"
         reason = (
-            f"{len(same)} near-equal payments {direction} one new counterparty within"
+            f"{len(same)} near-equal payments {direction} one counterparty within"
             f" {describe_duration(now - same[0][TIME])}, each about {self.money.describe(amount, state.currency)}"
         )
         return (HIGH if high else NORMAL, reason, self.evidence(e[EVENT_ID] for e in same))
