@@ -22,7 +22,7 @@ from detectors.messages import AccountChangeView, PaymentView
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
-FORMAT = 2
+FORMAT = 3
 
 # Ledger entry: (time, event_id, outgoing, amount_minor, counterparty, sale). ``sale``: a card
 # purchase or sale (money.sale_methods): trade with a merchant, not a transfer between people.
@@ -48,7 +48,8 @@ class AccountState:
         "account_id", "customer_id", "kyc_country", "kyc_at", "opened_at", "opened_event",
         "currency", "currency_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
-        "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "baseline_cache",
+        "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "in_lots", "out_lots",
+        "forwards", "tokens", "baseline_cache",
     )
 
     def __init__(self, account_id: str) -> None:
@@ -77,6 +78,12 @@ class AccountState:
         self.hits: dict[str, Hit] = {}
         # (typology, episode bucket) -> event time of the point that reached each version (1..4), -1 = not yet
         self.emitted: dict[tuple[str, int], list[int]] = {}
+        # Money tracing (see ``network``): recent inflow and outflow lots with new counterparties,
+        # the forwards found among them, and tokens about money forwarded to this account.
+        self.in_lots: list[list] = []  # [party, first, last, amount, first_event]
+        self.out_lots: list[list] = []
+        self.forwards: list[tuple] = []  # (time, event_id, sender, receiver, amount), sorted
+        self.tokens: dict[str, tuple] = {}  # token id -> (time, event_id, sender, hops, amount, origin, path)
         self.baseline_cache: tuple | None = None  # derived, never serialized
 
     # ---- dedupe, lateness, watermark -------------------------------------------------------
@@ -140,6 +147,12 @@ class AccountState:
         if self.emitted:
             for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
                 del self.emitted[key]
+        traced = time - runtime.network.horizon
+        self.in_lots = [lot for lot in self.in_lots if lot[2] >= traced]
+        self.out_lots = [lot for lot in self.out_lots if lot[2] >= traced]
+        self.forwards = [f for f in self.forwards if f[0] >= traced]
+        for event_id in [e for e, t in self.tokens.items() if t[0] < traced]:
+            del self.tokens[event_id]
 
     # ---- applying events -------------------------------------------------------------------
 
@@ -147,7 +160,8 @@ class AccountState:
         if self.customer_id is None and customer_id is not None:
             self.customer_id = customer_id
 
-    def add_payment(self, view: PaymentView, runtime: Runtime) -> None:
+    def add_payment(self, view: PaymentView, runtime: Runtime) -> tuple | None:
+        """Apply a payment; returns its ledger entry, None for money between the holder's accounts."""
         time = view.time
         day = time // MS_PER_DAY
         bucket = self.days.get(day)
@@ -160,7 +174,7 @@ class AccountState:
             _insert_capped(self.accesses, (time, view.event_id, view.country), runtime.max_accesses)
         holder = view.customer_id or self.customer_id
         if view.own_transfer or (holder is not None and view.counterparty_customer == holder):
-            return  # money between the holder's own accounts: activity, not a flow
+            return None  # money between the holder's own accounts: activity, not a flow
         if self.currency is None:
             # The first payment applied names the account's currency; later ones must not change it,
             # as amounts in a currency without a rate are kept in its own units.
@@ -186,9 +200,9 @@ class AccountState:
         if len(ledger) > runtime.max_ledger:
             del ledger[0]
             del times[0]
-        if sale:
-            return  # a shop's customers and a customer's shops are not senders or beneficiaries
-        self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
+        if not sale:  # a shop's customers and a customer's shops are not senders or beneficiaries
+            self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
+        return entry
 
     def comparable(self, view: PaymentView, runtime: Runtime) -> bool:
         """Whether a payment's amount can be added to this account's: both valued by the config's
@@ -376,13 +390,15 @@ class AccountState:
             sorted([k, *v] for k, v in self.devices.items()),
             sorted([v[H_TIME], k, *v[1:]] for k, v in self.hits.items()),
             sorted([k[0], k[1], *v] for k, v in self.emitted.items()),
+            sorted(self.in_lots), sorted(self.out_lots), self.forwards,
+            sorted([k, *v] for k, v in self.tokens.items()),
         ])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountState:
         (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
          currency_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
-         accesses, beneficiaries, devices, hits, emitted) = orjson.loads(data)
+         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens) = orjson.loads(data)
         if fmt != FORMAT:
             raise ValueError(f"account state format {fmt} is not {FORMAT}")
         state = cls(account_id)
@@ -405,6 +421,9 @@ class AccountState:
         state.devices = {d: [first, last] for d, first, last in devices}
         state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows)) for t, k, rule, level, reason, ev, flows in hits}
         state.emitted = {(typology, bucket): times for typology, bucket, *times in emitted}
+        state.in_lots, state.out_lots = in_lots, out_lots
+        state.forwards = [tuple(f) for f in forwards]
+        state.tokens = {k: (t, e, s, h, a, o, tuple(p)) for k, t, e, s, h, a, o, p in tokens}
         return state
 
 

@@ -22,6 +22,7 @@ from detectors.config_types import Count, Days, StrictModel
 from detectors.eventtime import MS_PER_HOUR
 from detectors.hashing import short_id
 from detectors.money import MoneyConfig
+from detectors.network import NetworkConfig
 from detectors.rules import (
     ControlChangeOutflowConfig,
     DormantReactivationConfig,
@@ -112,6 +113,7 @@ class DetectorConfig(StrictModel):
     money: MoneyConfig
     severity: SeverityConfig
     rules: RulesConfig
+    network: NetworkConfig
     typologies: TypologiesConfig
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from detectors.account_state import EVENT_ID, OUTGOING, TIME, AccountState
 from detectors.config import DetectorConfig
 from detectors.hashing import short_id
 from detectors.identifiers import IdentifierState, apply_identifier
-from detectors.messages import AccountChangeView, AccountMessage, IdentifierHit, IdentifierMessage, PaymentView
+from detectors.messages import AccountChangeView, AccountMessage, CrossHit, FlowToken, IdentifierMessage, PaymentView
 from detectors.routing import route_event
 from schemas import Alert, InputEvent, Payment
 
@@ -33,6 +33,8 @@ class AccountOutcome:
     forwards: list[IdentifierMessage]
     late: bool = False  # not applied: older than the lateness allows (dead-letter it)
     duplicate: bool = False  # already applied: nothing changed
+    #: Messages for other accounts: tokens following forwarded money, hits found by tracing it.
+    sends: list[AccountMessage] = field(default_factory=list)
 
 
 def apply_account(state: AccountState | None, msg: AccountMessage, config: DetectorConfig) -> AccountOutcome:
@@ -40,8 +42,10 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     runtime = config.runtime
     if state is None:
         state = AccountState(msg.key)
-    if type(msg) is IdentifierHit:
+    if type(msg) is CrossHit:
         return _apply_hit(state, msg, runtime)
+    if type(msg) is FlowToken:
+        return _apply_token(state, msg, runtime)
     time = msg.time
     if msg.event_id in state.seen:
         # Re-send the identifier uses: harmless there, and safe if the first sends were lost.
@@ -53,27 +57,46 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     state.remember(msg.event_id, time, runtime)
     if time > state.watermark:
         state.advance(time, runtime)
+    sends: list[AccountMessage] = []
     if type(msg) is PaymentView:
-        state.add_payment(msg, runtime)
+        entry = state.add_payment(msg, runtime)
+        if entry is not None and runtime.network.enabled:
+            hits, sends = runtime.network.on_payment(state, entry, msg.method == "cash_in")
+            for hit_id, hit in hits:
+                state.put_hit(hit_id, hit)
     else:
         state.add_change(msg, runtime)
     _evaluate_from(state, time, runtime)
     if not state.hits:
-        return AccountOutcome(state, [], forwards)
+        return AccountOutcome(state, [], forwards, sends=sends)
     alerts = runtime.typologies.walk(state, time)
     state.cap_hits(runtime)
-    return AccountOutcome(state, alerts, forwards)
+    return AccountOutcome(state, alerts, forwards, sends=sends)
 
 
-def _apply_hit(state: AccountState, hit: IdentifierHit, runtime) -> AccountOutcome:
+def _apply_hit(state: AccountState, hit: CrossHit, runtime) -> AccountOutcome:
     """Store a cross-key hit; a re-sent one replaces the stored copy (its evidence may have grown)."""
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence, ())):
+    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence, hit.flows)):
         return AccountOutcome(state, [], [], duplicate=True)
     alerts = runtime.typologies.walk(state, hit.time)
     state.cap_hits(runtime)
     return AccountOutcome(state, alerts, [])
+
+
+def _apply_token(state: AccountState, token: FlowToken, runtime) -> AccountOutcome:
+    """Keep a token about money forwarded to this account, and judge what it makes true (see
+    ``network``); its verdicts can be days older than the account's latest event."""
+    if token.time < state.watermark - runtime.keep_hits or not runtime.network.enabled:
+        return AccountOutcome(state, [], [], late=True)
+    hits, sends = runtime.network.on_token(state, token)
+    changed = [hit[0] for hit_id, hit in hits if state.put_hit(hit_id, hit)]
+    if not changed and not sends:
+        return AccountOutcome(state, [], [], duplicate=True)
+    alerts = runtime.typologies.walk(state, min(changed)) if changed else []
+    state.cap_hits(runtime)
+    return AccountOutcome(state, alerts, [], sends=sends)
 
 
 def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessage]:
@@ -172,6 +195,7 @@ class Engine:
             if outcome.alerts:
                 alerts.extend(outcome.alerts)
             queue.extend(outcome.forwards)
+            queue.extend(outcome.sends)
         stats.alerts += len(alerts)
         return alerts
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from detectors.hashing import short_id
-from detectors.messages import IdentifierHit, IdentifierMessage
+from detectors.messages import CrossHit, IdentifierMessage
 from detectors.rules.base import HIGH, NORMAL
 
 FORMAT = 1
@@ -72,7 +72,7 @@ class IdentifierState:
 @dataclass(slots=True)
 class IdentifierOutcome:
     state: IdentifierState
-    hits: list[IdentifierHit]
+    hits: list[CrossHit]
 
 
 def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, config) -> IdentifierOutcome:
@@ -131,7 +131,7 @@ def _view(entries: list[tuple], times: list[int], point: tuple, rule) -> list[tu
     return view
 
 
-def _hits_from(state: IdentifierState, rule, first: int) -> list[IdentifierHit]:
+def _hits_from(state: IdentifierState, rule, first: int) -> list[CrossHit]:
     """Hits for every use from index ``first`` on whose view (which includes the new use) is shared."""
     entries = state.entries
     times = [e[TIME] for e in entries]
@@ -147,5 +147,5 @@ def _hits_from(state: IdentifierState, rule, first: int) -> list[IdentifierHit]:
         evidence = tuple(dict.fromkeys(e[EVENT_ID] for e in reversed(window)))[: rule.max_evidence]
         for account in accounts:
             hit_id = short_id(rule.rule_id, state.kind, state.key, account, point[EVENT_ID], point[ACCOUNT])
-            hits.append(IdentifierHit(account, point[EVENT_ID], point[TIME], hit_id, rule.rule_id, level, reason, evidence))
+            hits.append(CrossHit(account, point[EVENT_ID], point[TIME], hit_id, rule.rule_id, level, reason, evidence))
     return hits

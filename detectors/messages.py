@@ -1,8 +1,9 @@
 """Messages between the worker's partitions, and their bytes (orjson arrays, one tag per kind).
 
 Account partitions receive ``AccountMessage`` s: a payment seen from one own account, an account
-change, or a cross-key hit from a device/phone partition. Device and phone partitions receive
-``IdentifierMessage`` s: "this account of this customer used this identifier at this event time".
+change, a hit reached in another partition (a shared device or phone, money traced through
+accounts), or a token saying that money it received had been forwarded. Device and phone partitions
+receive ``IdentifierMessage`` s: "this account of this customer used this identifier at this time".
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ class AccountChangeView(AccountMessage):
 
 
 @dataclass(slots=True)
-class IdentifierHit(AccountMessage):
-    """A device or phone partition's verdict about this account (shared across customers)."""
+class CrossHit(AccountMessage):
+    """A verdict about this account reached in another partition: a device or phone shared across
+    customers, or money traced through this account and others (see ``network``)."""
 
     TAG: ClassVar[str] = "H"
     hit_id: str
@@ -66,6 +68,27 @@ class IdentifierHit(AccountMessage):
     level: int  # 1 normal, 2 the rule's strong form
     reason: str
     evidence: tuple[str, ...]
+    flows: tuple[int, ...] = ()  # what the hit carries as money moved (see account_state.H_FLOWS)
+
+
+@dataclass(slots=True)
+class FlowToken(AccountMessage):
+    """Money this account received had been passed on to it: ``sender`` forwarded money it had itself
+    received, in the payment ``event_id`` at ``time``, and the money is traced back to ``origin``
+    along ``path`` (from the origin's first receiver to ``sender``).
+
+    A token never changes once sent. When money reached ``sender`` by several paths, each gives a
+    token of its own (``token_id`` tells them apart); so the tokens an account holds only ever grow,
+    whatever order they arrive in, and so do the verdicts drawn from them.
+    """
+
+    TAG: ClassVar[str] = "F"
+    token_id: str
+    sender: str
+    hops: int  # accounts that forwarded the money so far (len(path))
+    amount: int  # the forwarded payment's comparable minor units
+    origin: str
+    path: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -83,7 +106,7 @@ class IdentifierMessage:
 
 Message = AccountMessage | IdentifierMessage
 
-_CLASSES = {cls.TAG: cls for cls in (PaymentView, AccountChangeView, IdentifierHit, IdentifierMessage)}
+_CLASSES = {cls.TAG: cls for cls in (PaymentView, AccountChangeView, CrossHit, FlowToken, IdentifierMessage)}
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in _CLASSES.values()}
 
 
@@ -101,6 +124,8 @@ def decode_message(data: bytes) -> Message:
         raise ValueError(f"not a detector message: {data[:80]!r}") from exc
     if len(values) != len(_FIELDS[cls]):
         raise ValueError(f"{cls.__name__} message has {len(values)} fields, expected {len(_FIELDS[cls])}")
-    if cls is IdentifierHit:
+    if cls is CrossHit:
+        values[-2], values[-1] = tuple(values[-2]), tuple(values[-1])
+    elif cls is FlowToken:
         values[-1] = tuple(values[-1])
     return cls(*values)

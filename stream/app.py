@@ -20,8 +20,9 @@ from faust.types import EventT
 from detectors import (
     AccountMessage,
     AccountState,
+    CrossHit,
     DetectorConfig,
-    IdentifierHit,
+    FlowToken,
     IdentifierState,
     apply_account,
     apply_identifier,
@@ -250,7 +251,7 @@ def create_app(
             except Exception as exc:  # a detector bug must not stop the worker: keep the message
                 await dead_letter_failure(event, exc)
                 continue
-            if outcome.late and isinstance(message, IdentifierHit):
+            if outcome.late and isinstance(message, (CrossHit, FlowToken)):
                 metrics.stale_hits.inc()  # older than every window it could count in: nothing lost
             elif outcome.late:
                 late = Rejection(RejectReason.LATE, "event is older than the allowed lateness for its account")
@@ -261,6 +262,8 @@ def create_app(
                 metrics.alert_published(event.message.timestamp)  # since ingest sent the view
             for forward in outcome.forwards:
                 await send_internal(plan.identifiers, f"{forward.kind}:{forward.key}".encode(), encode_message(forward))
+            for other in outcome.sends:  # tokens and hits for other accounts, through their partitions
+                await send_internal(plan.accounts, other.key.encode(), encode_message(other))
             states[key] = outcome.state
         for key, state in states.items():
             account_table[key] = state.to_bytes()

@@ -94,7 +94,8 @@ class Metrics:
         )
         self.stale_hits = Counter(
             "mulewatch_stale_identifier_hits_total",
-            "Shared device/phone hits older than any typology window of the account, dropped",
+            "Hits and tokens from other partitions (shared devices and phones, money traced through"
+            " accounts) older than any typology window of the account, dropped",
             registry=r,
         )
         self.reorder_held = Gauge(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from detectors import (
     AccountChangeView,
-    IdentifierHit,
+    CrossHit,
     IdentifierMessage,
     PaymentView,
     decode_message,
@@ -68,7 +68,7 @@ messages = st.one_of(
               opt, st.booleans(), opt, opt, opt),
     st.builds(AccountChangeView, text, text, st.integers(0, 2**52), text, opt, opt, opt, opt,
               st.none() | st.booleans(), st.none() | st.booleans(), opt),
-    st.builds(IdentifierHit, text, text, st.integers(0, 2**52), text, text, st.sampled_from([1, 2]), st.text(max_size=50),
+    st.builds(CrossHit, text, text, st.integers(0, 2**52), text, text, st.sampled_from([1, 2]), st.text(max_size=50),
               st.lists(text, max_size=5).map(tuple)),
     st.builds(IdentifierMessage, text, st.sampled_from(["device", "phone"]), text, text, text, st.integers(0, 2**52)),
 )

@@ -115,7 +115,8 @@ def test_reordering_within_lateness_and_redelivery_change_nothing(config, extra,
 
 
 def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
-    """Account messages applied at once; identifier traffic (both ways) delivered ``delay`` events later."""
+    """Account messages applied at once; cross-partition traffic (identifier uses and hits, tokens and
+    hits between accounts) delivered ``delay`` events later."""
     accounts: dict = {}
     identifiers: dict = {}
     in_flight: deque = deque()  # (due after this many input events, message)
@@ -132,6 +133,7 @@ def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
             accounts[msg.key] = result.state
             alerts.extend(result.alerts)
             in_flight.extend((seen + delay, fwd) for fwd in result.forwards)
+            in_flight.extend((seen + delay, other) for other in result.sends)
 
     seen = 0
     for event in events:

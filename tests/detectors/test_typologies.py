@@ -244,13 +244,13 @@ def test_lookalike_family_of_four_sharing_a_tablet(run):
 def test_late_device_verdict_is_scored_before_the_hit_cap_can_drop_it(config):
     """A cross-key hit that reaches the account after more newer hits of its rule than the cap
     still raises what it raised in event-time order (the worker delivers such hits late)."""
-    from detectors import Engine, IdentifierHit, apply_account
+    from detectors import Engine, CrossHit, apply_account
 
     day_ms = 86_400_000
     verdict_ms = int(at(minutes=7 * 20 + 25).timestamp() * 1000)  # when the money left
 
-    def device_hit(n: int, time_ms: int) -> IdentifierHit:
-        return IdentifierHit("M1", f"use{n}", time_ms, f"hit{n}", "shared_device", 1,
+    def device_hit(n: int, time_ms: int) -> CrossHit:
+        return CrossHit("M1", f"use{n}", time_ms, f"hit{n}", "shared_device", 1,
                              "device D used on accounts of 3 customers", (f"use{n}",))
 
     def alerts_after(hits: list) -> set:

@@ -1,0 +1,91 @@
+"""Money traced through accounts: chains, cycles, scatter-gather and collection, and their look-alikes.
+
+Each story runs through the offline engine, whose queue delivers tokens and cross-account hits right
+after the payment that caused them; ``test_properties`` checks that later delivery (the worker's)
+gives the same alerts.
+"""
+
+from __future__ import annotations
+
+from detector_events import at, pay, pay_in, pay_out
+from scenarios import ordinary_history
+
+
+def own(event_id, when, debtor, creditor, amount):
+    """A transfer between two of the bank's own accounts."""
+    return pay(event_id, when, debtor, creditor, amount)
+
+
+def background(*accounts: str) -> list:
+    events = []
+    for account in accounts:
+        events += ordinary_history(account, f"C-{account}", prefix=f"{account}-h")
+    return sorted(events, key=lambda e: e.event_time)
+
+
+def test_a_cycle_is_seen_by_every_account_on_it(run):
+    """A -> B -> C -> A, each keeping a cut, days apart: money comes back to where it started."""
+    events = background("A", "B", "C") + [
+        pay_in("in", at(days=0), "A", "SOURCE", 1000),
+        own("ab", at(days=2), "A", "B", 930),
+        own("bc", at(days=5), "B", "C", 860),
+        own("ca", at(days=7), "C", "A", 800),
+        own("ab2", at(days=9), "A", "B", 740),
+    ]
+    result = run(events)
+    for account in "ABC":
+        assert "cycle" in result.rules_hit(account), account
+        assert "laundering_pattern" in result.typologies(account), account
+
+
+def test_two_intermediaries_in_a_row_are_a_chain(run):
+    """X (another bank) -> A -> B -> Y (another bank): both forwarded; B passed on what A passed on."""
+    events = background("A", "B") + [
+        pay_in("xa", at(days=0), "A", "X", 2000),
+        own("ab", at(days=3), "A", "B", 1850),
+        pay_out("by", at(days=6), "B", "Y", 1700),
+    ]
+    result = run(events)
+    assert "chain" in result.rules_hit("B")
+    assert "chain_up" in result.rules_hit("A")
+
+
+def test_money_from_one_origin_gathered_through_several_accounts(run):
+    """S -> I1, I2, I3 -> T: the sink sees one origin's money arrive through three intermediaries."""
+    events = background("S", "I1", "I2", "I3", "T")
+    events += [pay_in("fund", at(days=0), "S", "ORIGIN", 3000)]
+    for n, mid in enumerate(("I1", "I2", "I3")):
+        events.append(own(f"s{n}", at(days=1, hours=n), "S", mid, 950))
+        events.append(own(f"t{n}", at(days=3, hours=n), mid, "T", 880))
+    result = run(events)
+    assert "scatter_gather" in result.rules_hit("T")
+    assert all("scatter_gather" in result.rules_hit(mid) for mid in ("I1", "I2", "I3"))
+    assert "laundering_pattern" in result.typologies("T")
+
+
+def test_one_forward_alone_raises_nothing(run):
+    """Money received from a new counterparty and passed on once is everyday life (a shared bill)."""
+    events = background("A", "B") + [
+        pay_in("xa", at(days=0), "A", "FRIEND", 120),
+        own("ab", at(days=1), "A", "B", 110),
+    ]
+    result = run(events)
+    assert not (result.rules_hit("A") | result.rules_hit("B")) & {"chain", "chain_up", "cycle", "scatter_gather"}
+    assert "laundering_pattern" not in result.typologies()
+
+
+def test_salary_passed_on_to_old_counterparties_is_not_traced(run):
+    """The holder's employer and landlord of years: no new relationship, nothing forwarded."""
+    events = background("A", "B")
+    events += [pay_out("rent-old", at(days=-60), "A", "LANDLORD", 900)]
+    events = sorted(events, key=lambda e: e.event_time)
+    events += [pay_in("sal", at(days=0), "A", "EMPLOYER-CO", 1000), pay_out("rent", at(days=1), "A", "LANDLORD", 900)]
+    assert run(events).engine.accounts["A"].forwards == []
+
+
+def test_spending_part_of_what_came_in_is_not_forwarding(run):
+    events = background("A", "B") + [
+        pay_in("xa", at(days=0), "A", "NEWPAYER", 2000),
+        own("ab", at(days=1), "A", "B", 900),  # 45 %: far below what an intermediary passes on
+    ]
+    assert run(events).engine.accounts["A"].forwards == []
