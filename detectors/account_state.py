@@ -33,9 +33,14 @@ TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
 # alert's amounts come from its hits, never from the state at the moment it is judged: a cross-key
 # hit can arrive days late, when the state no longer knows the flows as of an earlier point.
 H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS = range(6)
-# Counterparty flags
+# Counterparty (value of ``counterparties``): [first_seen, last_seen, flags, first_outgoing]
+# Flags: the roles it has had
 SENDER, BENEFICIARY = 1, 2
+# Day bucket (value of ``days``): [inflow, outflow, new senders, new beneficiaries]
+INFLOW, OUTFLOW, NEW_SENDERS, NEW_BENEFICIARIES = range(4)
 DAYS_PER_PERIOD = 30  # "monthly" buckets are 30-day periods of event time
+#: An account whose opening the feed showed within this long is young: its whole life is in view.
+NEW_ACCOUNT_MS = 30 * MS_PER_DAY
 SWEEP_DAYS = 7
 
 Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...]]
@@ -46,7 +51,7 @@ class AccountState:
 
     __slots__ = (
         "account_id", "customer_id", "kyc_country", "kyc_at", "opened_at", "opened_event",
-        "currency", "currency_at", "watermark", "dedupe_floor", "seen", "seen_order",
+        "currency", "currency_at", "observed_since", "settled_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
         "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "in_lots", "out_lots",
         "forwards", "tokens", "baseline_cache",
@@ -61,6 +66,13 @@ class AccountState:
         self.opened_event: str | None = None
         self.currency: str | None = None  # the account's currency: that of the first payment applied
         self.currency_at = -1
+        #: The earliest event time applied: how long this deployment has watched the account. An
+        #: indicator measured against the account's own history says nothing before that is long enough.
+        self.observed_since: int | None = None
+        #: Start of the day on which the deployment had seen ``baseline_active_days`` days with
+        #: payments of the account: from then on a counterparty met for the first time is new to it
+        #: (see ``is_new``); before, merely unknown. None until then.
+        self.settled_at: int | None = None
         self.watermark = 0
         self.dedupe_floor = -1  # events at or before this time can no longer be proven new
         self.seen: dict[str, int] = {}
@@ -68,7 +80,9 @@ class AccountState:
         self.ledger: list[tuple] = []
         self.ledger_times: list[int] = []
         self.counterparties: dict[str, list[int]] = {}  # key -> [first_seen, last_seen, flags]
-        self.days: dict[int, list[int]] = {}  # day -> [inflow, outflow] whole reference units
+        # day -> [inflow, outflow, new senders, new beneficiaries]: money in whole comparable units,
+        # counterparties first seen that day in that role
+        self.days: dict[int, list[int]] = {}
         self.active_days: list[int] = []  # sorted days with any payment, own transfers included
         self.months: dict[int, int] = {}  # 30-day period -> inflow, whole reference units
         self.controls: list[tuple] = []  # (time, event_id, kind, high)
@@ -84,7 +98,9 @@ class AccountState:
         self.out_lots: list[list] = []
         self.forwards: list[tuple] = []  # (time, event_id, sender, receiver, amount), sorted
         self.tokens: dict[str, tuple] = {}  # token id -> (time, event_id, sender, hops, amount, origin, path)
-        self.baseline_cache: tuple | None = None  # derived, never serialized
+        #: (rule, day) -> a rule's baseline from the days before: derived, never serialized. A day's
+        #: history cannot change once the day is past the lateness, so a day's value holds all day.
+        self.baseline_cache: dict[tuple[str, int], object] = {}
 
     # ---- dedupe, lateness, watermark -------------------------------------------------------
 
@@ -93,6 +109,8 @@ class AccountState:
 
     def remember(self, event_id: str, time: int, runtime: Runtime) -> None:
         """Record an applied event id; a flood beyond the cap raises the dedupe floor instead."""
+        if self.observed_since is None or time < self.observed_since:
+            self.observed_since = time
         self.seen[event_id] = time
         self.seen_order.append(event_id)
         if len(self.seen) > runtime.max_seen_ids:
@@ -166,8 +184,9 @@ class AccountState:
         day = time // MS_PER_DAY
         bucket = self.days.get(day)
         if bucket is None:
-            bucket = self.days[day] = [0, 0]
+            bucket = self.days[day] = [0, 0, 0, 0]
             insort(self.active_days, day)
+            self._settle(runtime)
         if view.outgoing and view.device_id is not None:
             self._see_device(view.device_id, time, runtime)
         if view.outgoing and view.country is not None:
@@ -201,8 +220,49 @@ class AccountState:
             del ledger[0]
             del times[0]
         if not sale:  # a shop's customers and a customer's shops are not senders or beneficiaries
-            self._see_counterparty(view.counterparty, time, BENEFICIARY if view.outgoing else SENDER, runtime)
+            self._see_counterparty(view.counterparty, time, view.outgoing, runtime)
         return entry
+
+    def _settle(self, runtime: Runtime) -> None:
+        """Note the day the account's history reached the warm-up's days with payments: the
+        ``baseline_active_days``-th of its active days (an earlier day arriving late moves it)."""
+        needed = runtime.baseline_active_days
+        if len(self.active_days) >= needed and (self.settled_at is None or self.active_days[0] * MS_PER_DAY < self.settled_at):
+            settled = self.active_days[needed - 1] * MS_PER_DAY if needed else 0
+            if self.settled_at is None or settled < self.settled_at:
+                self.settled_at = settled
+
+    def known_from(self, runtime: Runtime) -> int | None:
+        """From when a counterparty met for the first time is new to the account, not merely unknown:
+        the earliest of the day the deployment had seen ``baseline_active_days`` days with payments
+        of it (``settled_at``), ``baseline_watch_days`` after it first saw the account at all, and
+        its opening when the feed showed that and the account is young (its whole life is in view).
+        None: not yet (the warm-up)."""
+        candidates = []
+        if self.settled_at is not None:
+            candidates.append(self.settled_at)
+        if self.observed_since is not None:
+            candidates.append(self.observed_since + runtime.baseline_watch)
+        opened = self.opened_at
+        if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS:
+            candidates.append(opened)
+        known_from = min(candidates, default=None)
+        return known_from if known_from is not None and known_from <= self.watermark else None
+
+    def is_new(self, party: str, time: int, within: int, runtime: Runtime) -> bool:
+        """Whether ``party`` was first met at most ``within`` before ``time``, after the warm-up."""
+        known_from = self.known_from(runtime)
+        if known_from is None:
+            return False
+        seen = self.counterparties.get(party)
+        first = time if seen is None else seen[0]
+        return first >= known_from and first >= time - within
+
+    def one_way(self, party: str, outgoing: bool) -> bool:
+        """Whether money has only ever gone one way with ``party`` (its direction is ``outgoing``).
+        Friends and family pay each other back; money passed through a mule does not come back."""
+        seen = self.counterparties.get(party)
+        return seen is None or seen[2] == (BENEFICIARY if outgoing else SENDER)
 
     def comparable(self, view: PaymentView, runtime: Runtime) -> bool:
         """Whether a payment's amount can be added to this account's: both valued by the config's
@@ -265,19 +325,48 @@ class AccountState:
             if time > seen[1]:
                 seen[1] = time
 
-    def _see_counterparty(self, key: str, time: int, flag: int, runtime: Runtime) -> None:
+    def _see_counterparty(self, key: str, time: int, outgoing: bool, runtime: Runtime) -> None:
+        """Remember a counterparty; count it as new on the day of its first payment with the account,
+        on the side of that payment (a new sender or a new beneficiary).
+
+        The first payment is the earliest by event time, whatever the arrival order: an earlier one
+        arriving late moves the count to its own day and side.
+        """
+        flag = BENEFICIARY if outgoing else SENDER
         seen = self.counterparties.get(key)
         if seen is None:
             if len(self.counterparties) >= runtime.max_counterparties:
                 cps = self.counterparties
                 del cps[min(cps, key=lambda k: (cps[k][1], k))]
-            self.counterparties[key] = [time, time, flag]
-        else:
-            if time < seen[0]:
-                seen[0] = time
-            if time > seen[1]:
-                seen[1] = time
-            seen[2] |= flag
+            self.counterparties[key] = [time, time, flag, int(outgoing)]
+            self.days[time // MS_PER_DAY][NEW_SENDERS + int(outgoing)] += 1
+            return
+        if time < seen[0]:
+            moved = self.days.get(seen[0] // MS_PER_DAY)
+            if moved is not None:
+                moved[NEW_SENDERS + seen[3]] -= 1
+            self.days[time // MS_PER_DAY][NEW_SENDERS + int(outgoing)] += 1
+            seen[0], seen[3] = time, int(outgoing)
+        if time > seen[1]:
+            seen[1] = time
+        seen[2] |= flag
+
+    def new_counterparties(self, day: int, outgoing: bool, upto: int, end: int) -> int:
+        """Counterparties first dealt with on ``day`` on one side, as of time ``upto`` (the ledger's
+        entries up to index ``end``): the day's count less those first seen after ``upto``."""
+        bucket = self.days.get(day)
+        if bucket is None:
+            return 0
+        count = bucket[NEW_SENDERS + int(outgoing)]
+        ledger = self.ledger
+        known = self.counterparties
+        for i in range(end, len(ledger)):
+            entry = ledger[i]
+            if entry[TIME] // MS_PER_DAY == day and entry[OUTGOING] is outgoing and not entry[SALE]:
+                seen = known.get(entry[COUNTERPARTY])
+                if seen is not None and seen[0] == entry[TIME]:
+                    count -= 1
+        return count
 
     def put_hit(self, hit_id: str, hit: Hit) -> bool:
         """Add or refresh a rule hit; False if it was already there unchanged (nothing to rescore).
@@ -367,6 +456,13 @@ class AccountState:
                     inflow += entry[AMOUNT]
         return inflow, outflow
 
+    def cache_baseline(self, key: tuple[str, int], value: object) -> None:
+        """Keep a rule's baseline for a day, forgetting those of other days."""
+        cache = self.baseline_cache
+        if any(day != key[1] for _, day in cache):
+            cache.clear()
+        cache[key] = value
+
     def window_flows(self, time: int, runtime: Runtime) -> tuple[int, ...]:
         """Inflow and outflow over each typology window up to ``time``: what a hit carries."""
         flows: list[int] = []
@@ -380,7 +476,8 @@ class AccountState:
         """Canonical bytes: the same content always gives the same bytes, whatever the history."""
         return orjson.dumps([
             FORMAT, self.account_id, self.customer_id, self.kyc_country, self.kyc_at, self.opened_at,
-            self.opened_event, self.currency, self.currency_at, self.watermark, self.dedupe_floor,
+            self.opened_event, self.currency, self.currency_at, self.observed_since, self.settled_at, self.watermark,
+            self.dedupe_floor,
             sorted([t, e] for e, t in self.seen.items()),
             self.ledger,
             sorted([k, *v] for k, v in self.counterparties.items()),
@@ -397,23 +494,24 @@ class AccountState:
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountState:
         (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
-         currency_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
+         currency_at, observed_since, settled_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
          accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens) = orjson.loads(data)
         if fmt != FORMAT:
             raise ValueError(f"account state format {fmt} is not {FORMAT}")
         state = cls(account_id)
         state.customer_id, state.kyc_country, state.kyc_at = customer_id, kyc_country, kyc_at
         state.opened_at, state.opened_event = opened_at, opened_event
-        state.currency, state.currency_at = currency, currency_at
+        state.currency, state.currency_at, state.observed_since = currency, currency_at, observed_since
+        state.settled_at = settled_at
         state.watermark, state.dedupe_floor = watermark, dedupe_floor
         for time, event_id in seen:
             state.seen[event_id] = time
             state.seen_order.append(event_id)
         state.ledger = [tuple(e) for e in ledger]
         state.ledger_times = [e[TIME] for e in state.ledger]
-        state.counterparties = {k: [first, last, flags] for k, first, last, flags in counterparties}
-        state.days = {d: [i, o] for d, i, o in days}
-        state.active_days = [d for d, _, _ in days]
+        state.counterparties = {k: rest for k, *rest in counterparties}
+        state.days = {d: rest for d, *rest in days}
+        state.active_days = [d for d, *_ in days]
         state.months = {p: v for p, v in months}
         state.controls = [tuple(c) for c in controls]
         state.accesses = [tuple(a) for a in accesses]

@@ -36,6 +36,7 @@ from detectors.rules import (
     RepeatedPassThroughConfig,
     SharedIdentifierConfig,
     SimilarAmountsConfig,
+    SlowFanConfig,
     StructuringConfig,
     VolumeSpikeConfig,
 )
@@ -64,6 +65,14 @@ class EngineConfig(StrictModel):
     #: client whose clock an attacker sets would otherwise move its account's clock years ahead and
     #: make every real event after it "late". Ahead by more: rejected as ``future_event_time``.
     max_future_seconds: Annotated[float, Field(gt=0, le=86400)]
+    #: Days with payments the deployment must have seen of an account before a counterparty it meets
+    #: counts as *new* to it (traced money, beneficiaries not yet established). Before, every
+    #: counterparty is merely unknown: on a new deployment's first payday, salary in and bills out
+    #: would otherwise look like money passed on to strangers.
+    baseline_active_days: Annotated[int, Field(ge=0, le=365)]
+    #: ... or after this many days of watching the account at all (a quiet account has few days with
+    #: payments, and its reactivation must not wait for a week of them).
+    baseline_watch_days: Annotated[float, Field(ge=0, le=365)]
 
     @model_validator(mode="after")
     def _remember_at_least_lateness(self) -> EngineConfig:
@@ -105,6 +114,8 @@ class RulesConfig(StrictModel):
     similar_amounts: SimilarAmountsConfig
     volume_spike: VolumeSpikeConfig
     structuring: StructuringConfig
+    slow_fan_in: SlowFanConfig
+    slow_fan_out: SlowFanConfig
 
 
 class DetectorConfig(StrictModel):

@@ -53,8 +53,10 @@ class NetworkConfig(RuleConfig):
     #: ... and the amount passed on is this share of the amount received (intermediaries keep a cut).
     min_ratio: Fraction
     max_ratio: Annotated[float, Field(ge=1.0, le=2.0)]
-    #: Only money from, and to, counterparties first seen this recently (or cash paid in) is traced:
-    #: a salary passed on to the landlord of years is not a forward.
+    #: Only money from, and to, counterparties new to the account (first met this recently, after the
+    #: warm-up: engine.baseline_active_days) with whom money has only gone one way, or cash paid in,
+    #: is traced: a salary passed on to the landlord of years, or friends paying each other back for
+    #: evenings out, are not forwards.
     new_counterparty_days: Days
     #: Tokens and forwards older than this are forgotten; a gather or collection must happen within it.
     window_days: Days
@@ -97,9 +99,8 @@ class Network:
         time, event_id, outgoing, amount, party, sale = entry
         if sale or amount <= 0:
             return [], []
-        known = state.counterparties.get(party)
-        recent = known is None or known[0] >= time - self.new_within
-        if not (recent or (cash_in and not outgoing)):
+        if not (cash_in and not outgoing) and not (state.is_new(party, time, self.new_within, self.runtime)
+                                                  and state.one_way(party, outgoing)):
             return [], []
         lots = state.out_lots if outgoing else state.in_lots
         lot = next((x for x in lots if x[L_PARTY] == party and time - x[L_LAST] <= self.lag), None)
@@ -114,28 +115,55 @@ class Network:
         lot[L_AMOUNT] += amount
         if not outgoing:
             return [], []
-        if any(f[F_RECEIVER] == party and f[F_TIME] >= lot[L_FIRST] for f in state.forwards):
-            return [], []  # this lot already passed money on: one forward per lot
-        source = self._match(state, lot, time)
-        if source is None:
-            return [], []
-        forward = (time, event_id, source[L_PARTY], party, lot[L_AMOUNT])
-        insort(state.forwards, forward)
-        if len(state.forwards) > self.max_forwards:
-            del state.forwards[0]
-        upstream = [(token_id, t) for token_id, t in state.tokens.items() if self._carried(t, forward)]
-        return self._forwarded(state, forward, upstream, base=True)
+        hits: list = []
+        messages: list = []
+        for out_lot, source in self._matches(state, lot, time):
+            forward = (out_lot[L_LAST], out_lot[L_EVENT], source[L_PARTY], out_lot[L_PARTY], out_lot[L_AMOUNT])
+            insort(state.forwards, forward)
+            if len(state.forwards) > self.max_forwards:
+                del state.forwards[0]
+            upstream = [(token_id, t) for token_id, t in state.tokens.items() if self._carried(t, forward)]
+            h, m = self._forwarded(state, forward, upstream, base=True)
+            hits += h
+            messages += m
+        return hits, messages
 
-    def _match(self, state: AccountState, out_lot: list, time: int) -> list | None:
-        """The latest inflow lot from another party that this outflow lot passes on."""
+    def _matches(self, state: AccountState, out_lot: list, time: int) -> list[tuple[list, list]]:
+        """(outflow lot, inflow lot) pairs this outflow makes forwards of, if it does:
+
+        * one to one: the outflow lot passes on an inflow lot from another party (the latest such);
+        * gathered: it passes on the sum of every inflow lot from other parties within the lag (money
+          collected from several, sent on in one go);
+        * scattered: together with the other outflow lots begun since, it passes on an inflow lot
+          (money received once, split between several new beneficiaries).
+
+        Sums are over every lot in the window, never a chosen subset: a subset of a busy account's
+        payments can be made to match anything. An outflow lot forwards at most once.
+        """
+        if self._forwarded_lot(state, out_lot):
+            return []
+        sources = [lot for lot in state.in_lots if lot[L_PARTY] != out_lot[L_PARTY] and lot[L_FIRST] < time
+                   and time - lot[L_LAST] <= self.lag and lot[L_AMOUNT] > 0]
         best = None
-        for lot in state.in_lots:
-            if lot[L_PARTY] == out_lot[L_PARTY] or lot[L_FIRST] >= time or time - lot[L_LAST] > self.lag:
-                continue
-            ratio = out_lot[L_AMOUNT] / lot[L_AMOUNT]
-            if self.min_ratio <= ratio <= self.max_ratio and (best is None or (lot[L_LAST], lot[L_PARTY]) > (best[L_LAST], best[L_PARTY])):
+        for lot in sources:
+            if self._ratio_ok(out_lot[L_AMOUNT], lot[L_AMOUNT]) and (best is None or (lot[L_LAST], lot[L_PARTY]) > (best[L_LAST], best[L_PARTY])):
                 best = lot
-        return best
+        if best is not None:
+            return [(out_lot, best)]
+        if len(sources) >= 2 and self._ratio_ok(out_lot[L_AMOUNT], sum(lot[L_AMOUNT] for lot in sources)):
+            return [(out_lot, lot) for lot in sorted(sources)]
+        for lot in sorted(sources, key=lambda x: (-x[L_LAST], x[L_PARTY])):
+            group = [o for o in state.out_lots if o[L_PARTY] != lot[L_PARTY] and lot[L_FIRST] < o[L_FIRST]
+                     and o[L_FIRST] - lot[L_LAST] <= self.lag]
+            if len(group) >= 2 and out_lot in group and self._ratio_ok(sum(o[L_AMOUNT] for o in group), lot[L_AMOUNT]):
+                return [(o, lot) for o in sorted(group) if not self._forwarded_lot(state, o)]
+        return []
+
+    def _forwarded_lot(self, state: AccountState, out_lot: list) -> bool:
+        return any(f[F_RECEIVER] == out_lot[L_PARTY] and f[F_TIME] >= out_lot[L_FIRST] for f in state.forwards)
+
+    def _ratio_ok(self, passed_on: int, received: int) -> bool:
+        return received > 0 and self.min_ratio <= passed_on / received <= self.max_ratio
 
     def _carried(self, token: tuple, forward: tuple) -> bool:
         """Whether a held token is about money the forward passed on: same sender, within the lag."""
@@ -152,16 +180,18 @@ class Network:
         messages: list = []
         own_receiver = _own(receiver)
         if base and own_receiver:
-            messages.append(FlowToken(receiver, event_id, time, event_id, account, 1, amount, sender, (account,)))
+            messages.append(FlowToken(receiver, event_id, time, short_id(event_id, sender), account, 1, amount,
+                                      sender, (account,)))
         for token_id, token in new:
             if own_receiver and token[T_HOPS] < self.max_hops and account not in token[T_PATH]:
                 messages.append(FlowToken(receiver, event_id, time, short_id(event_id, token_id), account,
                                           token[T_HOPS] + 1, amount, token[T_ORIGIN], (*token[T_PATH], account)))
         if new:
-            hits.append(self._own_hit(state, "chain", time, event_id, NORMAL,
+            key = f"{event_id}:{sender}"
+            hits.append(self._own_hit(state, "chain", time, key, NORMAL,
                                       f"passed on money that {sender} had itself passed on", (event_id,), amount))
             if _own(sender):
-                messages.append(self._cross_hit(sender, "chain_up", time, event_id, event_id, account, NORMAL,
+                messages.append(self._cross_hit(sender, "chain_up", time, key, event_id, account, NORMAL,
                                                 f"money it passed on to {account} was passed on again", amount))
         return hits, messages
 

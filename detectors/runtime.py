@@ -28,6 +28,8 @@ class Runtime:
         self.sale_methods = frozenset(m.value for m in config.money.sale_methods)
         self.lateness = round(config.engine.lateness_seconds * 1000)
         self.keep_ids = round(config.engine.remember_ids_seconds * 1000)
+        self.baseline_active_days = config.engine.baseline_active_days
+        self.baseline_watch = days(config.engine.baseline_watch_days)
         self.max_seen_ids = limits.max_seen_ids
         self.max_ledger = limits.max_ledger_entries
         self.max_counterparties = limits.max_counterparties

@@ -83,7 +83,7 @@ class Scoring:
         money = self.runtime.money
         currency = state.currency or money.reference
         senders = beneficiaries = 0
-        for first, last, flags in state.counterparties.values():
+        for first, last, flags, _ in state.counterparties.values():
             if last >= window_start and first <= now:
                 senders += bool(flags & SENDER)
                 beneficiaries += bool(flags & BENEFICIARY)

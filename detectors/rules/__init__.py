@@ -12,6 +12,7 @@ from detectors.rules.repeated import RepeatedPassThrough, RepeatedPassThroughCon
 from detectors.rules.remote_access import RemoteAccess, RemoteAccessConfig
 from detectors.rules.shared_identifier import SharedDevice, SharedIdentifierConfig, SharedPhone
 from detectors.rules.similar_amounts import SimilarAmounts, SimilarAmountsConfig
+from detectors.rules.slow_fan import SlowFanConfig, SlowFanIn, SlowFanOut
 from detectors.rules.structuring import Structuring, StructuringConfig
 from detectors.rules.volume_spike import VolumeSpike, VolumeSpikeConfig
 
@@ -28,6 +29,8 @@ PAYMENT_RULES: tuple[type[Rule], ...] = (
     SimilarAmounts,
     VolumeSpike,
     Structuring,
+    SlowFanIn,
+    SlowFanOut,
 )
 IDENTIFIER_RULES = (SharedDevice, SharedPhone)
 #: Verdicts of money tracing across accounts (``detectors.network``).
@@ -47,6 +50,7 @@ __all__ = [
     "RepeatedPassThrough", "RepeatedPassThroughConfig",
     "NewAccountHeavyUse", "NewAccountHeavyUseConfig", "NewBeneficiaryPaid", "NewBeneficiaryPaidConfig",
     "PassThrough", "PassThroughConfig", "RemoteAccess", "RemoteAccessConfig", "SharedDevice",
-    "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "Structuring",
+    "SharedIdentifierConfig", "SharedPhone", "SimilarAmounts", "SimilarAmountsConfig", "SlowFanConfig",
+    "SlowFanIn", "SlowFanOut", "Structuring",
     "StructuringConfig", "VolumeSpike", "VolumeSpikeConfig",
 ]

@@ -37,7 +37,7 @@ class NewAccountHeavyUse(Rule):
         now = anchor[TIME]
         if opened is None or not 0 <= now - opened < self.max_age:
             return None
-        counterparties = sum(1 for first, _, _ in state.counterparties.values() if opened <= first <= now)
+        counterparties = sum(1 for seen in state.counterparties.values() if opened <= seen[0] <= now)
         inflow, _ = state.flows(opened, now, self.runtime)
         if counterparties < self.min_counterparties and inflow < self.floor:
             return None

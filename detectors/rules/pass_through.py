@@ -82,7 +82,12 @@ class PassThrough(Rule):
         out_before = {}  # inflow index -> outflow total strictly before it in the window
         out_total = 0
         known = state.counterparties
+        # A payee met before the warm-up ended counts as established: on a new deployment's first
+        # payday the landlord and the utilities are unknown, not new.
         established_before = now - self.established if self.established else -1
+        known_from = state.known_from(self.runtime)
+        if self.established and (known_from is None or known_from > established_before):
+            established_before = known_from if known_from is not None else now + 1
         for i in range(state.window(now - window, end), end):
             entry = ledger[i]
             if entry[SALE]:

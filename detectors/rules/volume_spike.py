@@ -71,14 +71,14 @@ class VolumeSpike(Rule):
         return (NORMAL, reason, self.evidence(ledger[i][EVENT_ID] for i in range(start, end)))
 
     def _baseline(self, state: AccountState, today: int) -> tuple[float, float, int, int]:
-        cached = state.baseline_cache
-        if cached is not None and cached[0] == today:
-            return cached[1]
+        cached = state.baseline_cache.get((self.rule_id, today))
+        if cached is not None:
+            return cached
         first, last = today - self.baseline_days - 1, today - 2
         volumes = [v[0] + v[1] for d, v in state.days.items() if first <= d <= last]
         active = len(volumes)
         mean = sum(volumes) / self.baseline_days
         variance = sum(v * v for v in volumes) / self.baseline_days - mean * mean
         result = (mean, math.sqrt(max(variance, 0.0)), max(volumes, default=0), active)
-        state.baseline_cache = (today, result)
+        state.cache_baseline((self.rule_id, today), result)
         return result
