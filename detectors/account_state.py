@@ -94,7 +94,7 @@ class AccountState:
         self.emitted: dict[tuple[str, int], list[int]] = {}
         # Money tracing (see ``network``): recent inflow and outflow lots with new counterparties,
         # the forwards found among them, and tokens about money forwarded to this account.
-        self.in_lots: list[list] = []  # [party, first, last, amount, first_event]
+        self.in_lots: list[list] = []  # [party, first, last, amount, first_event, forwarded]
         self.out_lots: list[list] = []
         self.forwards: list[tuple] = []  # (time, event_id, sender, receiver, amount), sorted
         self.tokens: dict[str, tuple] = {}  # token id -> (time, event_id, sender, hops, amount, origin, path)
@@ -351,6 +351,14 @@ class AccountState:
             seen[1] = time
         seen[2] |= flag
 
+    def day_totals(self, first: int, stop: int, index: int) -> tuple[int, int]:
+        """Sum of one field of the day buckets from day ``first`` to before ``stop``, and how many
+        of those days had payments (only days with payments have buckets)."""
+        active = self.active_days
+        lo, hi = bisect_left(active, first), bisect_left(active, stop)
+        days = self.days
+        return sum(days[d][index] for d in active[lo:hi]), hi - lo
+
     def new_counterparties(self, day: int, outgoing: bool, upto: int, end: int) -> int:
         """Counterparties first dealt with on ``day`` on one side, as of time ``upto`` (the ledger's
         entries up to index ``end``): the day's count less those first seen after ``upto``."""
@@ -457,9 +465,9 @@ class AccountState:
         return inflow, outflow
 
     def cache_baseline(self, key: tuple[str, int], value: object) -> None:
-        """Keep a rule's baseline for a day, forgetting those of other days."""
+        """Keep a rule's baseline for a day, forgetting those of other days (keys hold one day)."""
         cache = self.baseline_cache
-        if any(day != key[1] for _, day in cache):
+        if cache and next(iter(cache))[1] != key[1]:
             cache.clear()
         cache[key] = value
 

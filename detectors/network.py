@@ -38,8 +38,8 @@ from detectors.rules.base import HIGH, NORMAL
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
-# Lot: [party, first, last, amount, first_event]
-L_PARTY, L_FIRST, L_LAST, L_AMOUNT, L_EVENT = range(5)
+# Lot: [party, first, last, amount, first_event, forwarded]
+L_PARTY, L_FIRST, L_LAST, L_AMOUNT, L_EVENT, L_FORWARDED = range(6)
 # Forward: (time, event_id, sender, receiver, amount)
 F_TIME, F_EVENT, F_SENDER, F_RECEIVER, F_AMOUNT = range(5)
 # Token held (value of ``AccountState.tokens``, keyed by token id):
@@ -105,7 +105,7 @@ class Network:
         lots = state.out_lots if outgoing else state.in_lots
         lot = next((x for x in lots if x[L_PARTY] == party and time - x[L_LAST] <= self.lag), None)
         if lot is None:
-            lot = [party, time, time, 0, event_id]
+            lot = [party, time, time, 0, event_id, False]
             lots.append(lot)
             if len(lots) > self.max_lots:
                 lots.sort(key=lambda x: (x[L_LAST], x[L_PARTY]))
@@ -118,6 +118,7 @@ class Network:
         hits: list = []
         messages: list = []
         for out_lot, source in self._matches(state, lot, time):
+            out_lot[L_FORWARDED] = True
             forward = (out_lot[L_LAST], out_lot[L_EVENT], source[L_PARTY], out_lot[L_PARTY], out_lot[L_AMOUNT])
             insort(state.forwards, forward)
             if len(state.forwards) > self.max_forwards:
@@ -140,27 +141,32 @@ class Network:
         Sums are over every lot in the window, never a chosen subset: a subset of a busy account's
         payments can be made to match anything. An outflow lot forwards at most once.
         """
-        if self._forwarded_lot(state, out_lot):
+        if out_lot[L_FORWARDED] or not state.in_lots:
             return []
-        sources = [lot for lot in state.in_lots if lot[L_PARTY] != out_lot[L_PARTY] and lot[L_FIRST] < time
+        party, amount = out_lot[L_PARTY], out_lot[L_AMOUNT]
+        sources = [lot for lot in state.in_lots if lot[L_PARTY] != party and lot[L_FIRST] < time
                    and time - lot[L_LAST] <= self.lag and lot[L_AMOUNT] > 0]
+        if not sources:
+            return []
         best = None
         for lot in sources:
-            if self._ratio_ok(out_lot[L_AMOUNT], lot[L_AMOUNT]) and (best is None or (lot[L_LAST], lot[L_PARTY]) > (best[L_LAST], best[L_PARTY])):
+            if self._ratio_ok(amount, lot[L_AMOUNT]) and (best is None or (lot[L_LAST], lot[L_PARTY]) > (best[L_LAST], best[L_PARTY])):
                 best = lot
         if best is not None:
             return [(out_lot, best)]
-        if len(sources) >= 2 and self._ratio_ok(out_lot[L_AMOUNT], sum(lot[L_AMOUNT] for lot in sources)):
+        if len(sources) >= 2 and self._ratio_ok(amount, sum(lot[L_AMOUNT] for lot in sources)):
             return [(out_lot, lot) for lot in sorted(sources)]
+        if len(state.out_lots) < 2:
+            return []
+        begun = out_lot[L_FIRST]
         for lot in sorted(sources, key=lambda x: (-x[L_LAST], x[L_PARTY])):
+            if not (lot[L_FIRST] < begun and begun - lot[L_LAST] <= self.lag):
+                continue  # this outflow began before that money came, or long after
             group = [o for o in state.out_lots if o[L_PARTY] != lot[L_PARTY] and lot[L_FIRST] < o[L_FIRST]
                      and o[L_FIRST] - lot[L_LAST] <= self.lag]
-            if len(group) >= 2 and out_lot in group and self._ratio_ok(sum(o[L_AMOUNT] for o in group), lot[L_AMOUNT]):
-                return [(o, lot) for o in sorted(group) if not self._forwarded_lot(state, o)]
+            if len(group) >= 2 and self._ratio_ok(sum(o[L_AMOUNT] for o in group), lot[L_AMOUNT]):
+                return [(o, lot) for o in sorted(group) if not o[L_FORWARDED]]
         return []
-
-    def _forwarded_lot(self, state: AccountState, out_lot: list) -> bool:
-        return any(f[F_RECEIVER] == out_lot[L_PARTY] and f[F_TIME] >= out_lot[L_FIRST] for f in state.forwards)
 
     def _ratio_ok(self, passed_on: int, received: int) -> bool:
         return received > 0 and self.min_ratio <= passed_on / received <= self.max_ratio

@@ -69,18 +69,20 @@ class _SlowFan(Rule):
     def evaluate(self, state: AccountState, anchor: tuple, end: int) -> Finding | None:
         if anchor[SALE] or anchor[OUTGOING] is not self.outgoing:
             return None
+        seen = state.counterparties.get(anchor[COUNTERPARTY])
+        if seen is None or seen[0] != anchor[TIME]:
+            return None  # only a counterparty met for the first time can raise the count
         today = anchor[TIME] // MS_PER_DAY
-        days, index = state.days, self.index
         histories = self._histories(state, today)
         best = None
         for (window, minimum), (history, active_before) in zip(self.windows, histories):
             if active_before < self.warmup:
                 continue
-            recent = [days[d] for d in range(today - window + 1, today) if d in days]
-            count = sum(b[index] for b in recent) + state.new_counterparties(today, self.outgoing, anchor[TIME], end)
+            count, active = state.day_totals(today - window + 1, today, self.index)
+            count += state.new_counterparties(today, self.outgoing, anchor[TIME], end)
             if count < minimum:
                 continue
-            expected = history * (len(recent) + 1) / active_before
+            expected = history * (active + 1) / active_before
             needed = max(minimum, ceil(self.multiple * expected))
             if count >= needed and (best is None or count / needed > best[0] / best[1]):
                 best = (count, needed, window, expected)
@@ -105,12 +107,10 @@ class _SlowFan(Rule):
         key = (self.rule_id, today)
         cached = state.baseline_cache.get(key)
         if cached is None:
-            days, index = state.days, self.index
             cached = []
             for window, _ in self.windows:
                 first = today - window + 1
-                history = [days[d] for d in range(first - self.baseline_days, first) if d in days]
-                cached.append((sum(b[index] for b in history), len(history)))
+                cached.append(state.day_totals(first - self.baseline_days, first, self.index))
             state.cache_baseline(key, cached)
         return cached
 

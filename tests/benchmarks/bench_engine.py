@@ -36,7 +36,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from detectors import Engine, load_config  # noqa: E402
-from detectors.rules import RULE_IDS  # noqa: E402
+from detectors.config import RulesConfig  # noqa: E402
 from schemas import parse_event  # noqa: E402
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -134,7 +134,8 @@ def main() -> None:
     config = load_config()
     folder = tempfile.TemporaryDirectory()
     no_rules = Path(folder.name) / "no-rules.toml"
-    no_rules.write_text("".join(f"[rules.{rule}]\nenabled = false\n" for rule in RULE_IDS))
+    no_rules.write_text("".join(f"[rules.{rule}]\nenabled = false\n" for rule in RulesConfig.model_fields)
+                        + "[network]\nenabled = false\n")
     rules_off = load_config(no_rules)
     lines = generate(args.accounts, args.days)
     parsed = [parse_event(line) for line in lines]
