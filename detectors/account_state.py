@@ -32,18 +32,22 @@ TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
 # (in, out, in, out, ...) in ``Runtime.flow_windows`` order; () for a hit from another partition. An
 # alert's amounts come from its hits, never from the state at the moment it is judged: a cross-key
 # hit can arrive days late, when the state no longer knows the flows as of an earlier point.
-H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS = range(6)
+H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS, H_FACTOR = range(7)
+# ``factor``: how much of its rule's weight the hit carries, from how rare the rule is among the
+# partition's accounts when the hit was found (see ``population``).
 # Counterparty (value of ``counterparties``): [first_seen, last_seen, flags, first_outgoing]
 # Flags: the roles it has had
 SENDER, BENEFICIARY = 1, 2
 # Day bucket (value of ``days``): [inflow, outflow, new senders, new beneficiaries]
 INFLOW, OUTFLOW, NEW_SENDERS, NEW_BENEFICIARIES = range(4)
 DAYS_PER_PERIOD = 30  # "monthly" buckets are 30-day periods of event time
+#: Days of ``fired`` kept: a partition closes a day soon after it ends (the lateness after).
+FIRED_DAYS = 3
 #: An account whose opening the feed showed within this long is young: its whole life is in view.
 NEW_ACCOUNT_MS = 30 * MS_PER_DAY
 SWEEP_DAYS = 7
 
-Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...]]
+Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...], float]
 
 
 class AccountState:
@@ -54,7 +58,7 @@ class AccountState:
         "currency", "currency_at", "observed_since", "settled_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
         "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "in_lots", "out_lots",
-        "forwards", "tokens", "baseline_cache",
+        "forwards", "tokens", "fired", "baseline_cache",
     )
 
     def __init__(self, account_id: str) -> None:
@@ -98,6 +102,9 @@ class AccountState:
         self.out_lots: list[list] = []
         self.forwards: list[tuple] = []  # (time, event_id, sender, receiver, amount), sorted
         self.tokens: dict[str, tuple] = {}  # token id -> (time, event_id, sender, hops, amount, origin, path)
+        #: Day -> bits of the own signals that fired that day (see ``population.Rarity``), for the
+        #: partition's count when the day closes; the last few days only.
+        self.fired: dict[int, int] = {}
         #: (rule, day) -> a rule's baseline from the days before: derived, never serialized. A day's
         #: history cannot change once the day is past the lateness, so a day's value holds all day.
         self.baseline_cache: dict[tuple[str, int], object] = {}
@@ -165,6 +172,8 @@ class AccountState:
         if self.emitted:
             for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
                 del self.emitted[key]
+        for gone in [d for d in self.fired if d < day - FIRED_DAYS]:
+            del self.fired[gone]
         traced = time - runtime.network.horizon
         self.in_lots = [lot for lot in self.in_lots if lot[2] >= traced]
         self.out_lots = [lot for lot in self.out_lots if lot[2] >= traced]
@@ -410,6 +419,16 @@ class AccountState:
                 return True
         return False
 
+    def alerted_between(self, since: int, until: int) -> bool:
+        """Whether any alert version of the account was reached at a point in [since, until)."""
+        return any(since <= t < until for times in self.emitted.values() for t in times)
+
+    def note_fired(self, time: int, bit: int) -> None:
+        """Record that an own signal fired on ``time``'s day (for the partition's population)."""
+        if bit:
+            day = time // MS_PER_DAY
+            self.fired[day] = self.fired.get(day, 0) | bit
+
     def cap_hits(self, runtime: Runtime) -> None:
         """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
         hits = self.hits
@@ -497,13 +516,14 @@ class AccountState:
             sorted([k[0], k[1], *v] for k, v in self.emitted.items()),
             sorted(self.in_lots), sorted(self.out_lots), self.forwards,
             sorted([k, *v] for k, v in self.tokens.items()),
+            sorted(self.fired.items()),
         ])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountState:
         (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
          currency_at, observed_since, settled_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
-         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens) = orjson.loads(data)
+         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens, fired) = orjson.loads(data)
         if fmt != FORMAT:
             raise ValueError(f"account state format {fmt} is not {FORMAT}")
         state = cls(account_id)
@@ -525,11 +545,13 @@ class AccountState:
         state.accesses = [tuple(a) for a in accesses]
         state.beneficiaries = [tuple(b) for b in beneficiaries]
         state.devices = {d: [first, last] for d, first, last in devices}
-        state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows)) for t, k, rule, level, reason, ev, flows in hits}
+        state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows), factor)
+                      for t, k, rule, level, reason, ev, flows, factor in hits}
         state.emitted = {(typology, bucket): times for typology, bucket, *times in emitted}
         state.in_lots, state.out_lots = in_lots, out_lots
         state.forwards = [tuple(f) for f in forwards]
         state.tokens = {k: (t, e, s, h, a, o, tuple(p)) for k, t, e, s, h, a, o, p in tokens}
+        state.fired = {d: bits for d, bits in fired}
         return state
 
 

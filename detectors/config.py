@@ -23,6 +23,7 @@ from detectors.eventtime import MS_PER_HOUR
 from detectors.hashing import short_id
 from detectors.money import MoneyConfig
 from detectors.network import NetworkConfig
+from detectors.population import PopulationConfig
 from detectors.rules import (
     ControlChangeOutflowConfig,
     DormantReactivationConfig,
@@ -125,6 +126,7 @@ class DetectorConfig(StrictModel):
     severity: SeverityConfig
     rules: RulesConfig
     network: NetworkConfig
+    population: PopulationConfig
     typologies: TypologiesConfig
 
     @model_validator(mode="after")

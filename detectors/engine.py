@@ -11,11 +11,13 @@ event times only (see ``typologies`` and ``identifiers``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from bisect import bisect_left, bisect_right
 
 from detectors.account_state import EVENT_ID, OUTGOING, TIME, AccountState
+from detectors.eventtime import MS_PER_DAY
+from detectors.population import Population
 from detectors.config import DetectorConfig
 from detectors.hashing import short_id
 from detectors.identifiers import IdentifierState, apply_identifier
@@ -37,15 +39,21 @@ class AccountOutcome:
     sends: list[AccountMessage] = field(default_factory=list)
 
 
-def apply_account(state: AccountState | None, msg: AccountMessage, config: DetectorConfig) -> AccountOutcome:
-    """Apply one message to one account's state; returns the state, new alerts and forwards."""
+def apply_account(state: AccountState | None, msg: AccountMessage, config: DetectorConfig,
+                  population: Population | None = None) -> AccountOutcome:
+    """Apply one message to one account's state; returns the state, new alerts and forwards.
+
+    ``population`` is the account's partition's (``Population.advance`` and ``touch`` already
+    called for an own event); without one, every rule keeps its full weight.
+    """
     runtime = config.runtime
+    weigh = _weigher(population, runtime)
     if state is None:
         state = AccountState(msg.key)
     if type(msg) is CrossHit:
         return _apply_hit(state, msg, runtime)
     if type(msg) is FlowToken:
-        return _apply_token(state, msg, runtime)
+        return _apply_token(state, msg, runtime, weigh)
     time = msg.time
     if msg.event_id in state.seen:
         # Re-send the identifier uses: harmless there, and safe if the first sends were lost.
@@ -61,12 +69,12 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     if type(msg) is PaymentView:
         entry = state.add_payment(msg, runtime)
         if entry is not None and runtime.network.enabled:
-            hits, sends = runtime.network.on_payment(state, entry, msg.method == "cash_in")
+            hits, sends = runtime.network.on_payment(state, entry, msg.method == "cash_in", weigh)
             for hit_id, hit in hits:
                 state.put_hit(hit_id, hit)
     else:
         state.add_change(msg, runtime)
-    _evaluate_from(state, time, runtime)
+    _evaluate_from(state, time, runtime, weigh)
     if not state.hits:
         return AccountOutcome(state, [], forwards, sends=sends)
     alerts = runtime.typologies.walk(state, time)
@@ -78,19 +86,19 @@ def _apply_hit(state: AccountState, hit: CrossHit, runtime) -> AccountOutcome:
     """Store a cross-key hit; a re-sent one replaces the stored copy (its evidence may have grown)."""
     if hit.time < state.watermark - runtime.keep_hits:
         return AccountOutcome(state, [], [], late=True)
-    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence, hit.flows)):
+    if not state.put_hit(hit.hit_id, (hit.time, hit.rule, hit.level, hit.reason, hit.evidence, hit.flows, hit.factor)):
         return AccountOutcome(state, [], [], duplicate=True)
     alerts = runtime.typologies.walk(state, hit.time)
     state.cap_hits(runtime)
     return AccountOutcome(state, alerts, [])
 
 
-def _apply_token(state: AccountState, token: FlowToken, runtime) -> AccountOutcome:
+def _apply_token(state: AccountState, token: FlowToken, runtime, weigh) -> AccountOutcome:
     """Keep a token about money forwarded to this account, and judge what it makes true (see
     ``network``); its verdicts can be days older than the account's latest event."""
     if token.time < state.watermark - runtime.keep_hits or not runtime.network.enabled:
         return AccountOutcome(state, [], [], late=True)
-    hits, sends = runtime.network.on_token(state, token)
+    hits, sends = runtime.network.on_token(state, token, weigh)
     changed = [hit[0] for hit_id, hit in hits if state.put_hit(hit_id, hit)]
     if not changed and not sends:
         return AccountOutcome(state, [], [], duplicate=True)
@@ -113,7 +121,15 @@ def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessag
     return forwards
 
 
-def _evaluate_from(state: AccountState, time: int, runtime) -> None:
+def _weigher(population: Population | None, runtime):
+    """The weight factor of a rule's hit on a day: from the partition's population, else 1."""
+    if population is None:
+        return lambda rule, time: 1.0
+    rarity = runtime.rarity
+    return lambda rule, time: population.factor(rule, time // MS_PER_DAY, rarity)
+
+
+def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
     """Judge the payment rules at every anchor payment from ``time`` on, as in event-time order.
 
     In order that is the new payment alone; an event arriving late (within the lateness) also
@@ -136,14 +152,17 @@ def _evaluate_from(state: AccountState, time: int, runtime) -> None:
             if finding is None:
                 continue
             level, reason, evidence = finding
-            hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime))
+            state.note_fired(anchor[TIME], runtime.rarity.bit(rule_id))
+            hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime),
+                   weigh(rule_id, anchor[TIME]))
             if state.says_as_much(hit, runtime):
                 continue
             hit_id = short_id(rule_id, anchor[EVENT_ID])
             if state.put_hit(hit_id, hit):
                 for deriver in runtime.derivers:
                     for derived_id, derived in deriver.derive(state, hit):
-                        state.put_hit(derived_id, derived)
+                        state.note_fired(derived[0], runtime.rarity.bit(deriver.rule_id))
+                        state.put_hit(derived_id, (*derived, weigh(deriver.rule_id, derived[0])))
 
 
 @dataclass(slots=True)
@@ -159,12 +178,19 @@ class EngineStats:
 
 @dataclass(slots=True)
 class Engine:
-    """Offline engine: the worker's whole flow in one process, states in dicts."""
+    """Offline engine: the worker's whole flow in one process, states in dicts.
+
+    ``partition_of`` maps an account id to the worker's account partition (the stream layer builds
+    it from Kafka's partitioner and the partition count): each partition keeps its own population,
+    as in the worker, so that alerts are the same. Without it, one population for all accounts.
+    """
 
     config: DetectorConfig
     accounts: dict[str, AccountState] = field(default_factory=dict)
     identifiers: dict[tuple[str, str], IdentifierState] = field(default_factory=dict)
     stats: EngineStats = field(default_factory=EngineStats)
+    partition_of: Callable[[str], int] = lambda account: 0
+    populations: dict[int, Population] = field(default_factory=dict)
 
     def process(self, event: InputEvent) -> list[Alert]:
         """Route one event and follow every message it causes until none is left (FIFO)."""
@@ -186,7 +212,7 @@ class Engine:
                 identifiers[key] = outcome.state
                 queue.extend(outcome.hits)
                 continue
-            outcome = apply_account(accounts.get(msg.key), msg, config)
+            outcome = apply_account(accounts.get(msg.key), msg, config, self._population(msg))
             accounts[msg.key] = outcome.state
             if outcome.late:
                 stats.late += 1
@@ -198,6 +224,18 @@ class Engine:
             queue.extend(outcome.sends)
         stats.alerts += len(alerts)
         return alerts
+
+    def _population(self, msg: AccountMessage) -> Population:
+        """The account's partition's population, advanced (and the account noted) for an own event."""
+        partition = self.partition_of(msg.key)
+        population = self.populations.get(partition)
+        if population is None:
+            population = self.populations[partition] = Population()
+        if type(msg) is PaymentView or type(msg) is AccountChangeView:
+            runtime = self.config.runtime
+            population.advance(msg.time, runtime.lateness, self.accounts.get, runtime.rarity)
+            population.touch(msg.key, msg.time)
+        return population
 
     def process_all(self, events: Iterable[InputEvent]) -> Iterator[Alert]:
         for event in events:

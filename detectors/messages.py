@@ -69,6 +69,7 @@ class CrossHit(AccountMessage):
     reason: str
     evidence: tuple[str, ...]
     flows: tuple[int, ...] = ()  # what the hit carries as money moved (see account_state.H_FLOWS)
+    factor: float = 1.0  # share of its rule's weight the hit carries (see account_state.H_FACTOR)
 
 
 @dataclass(slots=True)
@@ -125,7 +126,7 @@ def decode_message(data: bytes) -> Message:
     if len(values) != len(_FIELDS[cls]):
         raise ValueError(f"{cls.__name__} message has {len(values)} fields, expected {len(_FIELDS[cls])}")
     if cls is CrossHit:
-        values[-2], values[-1] = tuple(values[-2]), tuple(values[-1])
+        values[-3], values[-2] = tuple(values[-3]), tuple(values[-2])
     elif cls is FlowToken:
         values[-1] = tuple(values[-1])
     return cls(*values)

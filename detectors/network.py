@@ -91,10 +91,11 @@ class Network:
 
     # ---- own payments ---------------------------------------------------------------------------
 
-    def on_payment(self, state: AccountState, entry: tuple, cash_in: bool) -> tuple[list, list]:
+    def on_payment(self, state: AccountState, entry: tuple, cash_in: bool, weigh) -> tuple[list, list]:
         """Note a payment in the lots; for an outflow, record a forward if it passes money on.
 
-        Returns (hits for this account, messages for other accounts).
+        Returns (hits for this account, messages for other accounts). ``weigh(rule, time)`` gives a
+        hit's weight factor (the partition's population).
         """
         time, event_id, outgoing, amount, party, sale = entry
         if sale or amount <= 0:
@@ -119,12 +120,13 @@ class Network:
         messages: list = []
         for out_lot, source in self._matches(state, lot, time):
             out_lot[L_FORWARDED] = True
+            state.note_fired(time, self.runtime.rarity.bit("forwarding"))
             forward = (out_lot[L_LAST], out_lot[L_EVENT], source[L_PARTY], out_lot[L_PARTY], out_lot[L_AMOUNT])
             insort(state.forwards, forward)
             if len(state.forwards) > self.max_forwards:
                 del state.forwards[0]
             upstream = [(token_id, t) for token_id, t in state.tokens.items() if self._carried(t, forward)]
-            h, m = self._forwarded(state, forward, upstream, base=True)
+            h, m = self._forwarded(state, forward, upstream, True, weigh)
             hits += h
             messages += m
         return hits, messages
@@ -175,7 +177,7 @@ class Network:
         """Whether a held token is about money the forward passed on: same sender, within the lag."""
         return token[T_SENDER] == forward[F_SENDER] and forward[F_TIME] - self.lag <= token[T_TIME] <= forward[F_TIME]
 
-    def _forwarded(self, state: AccountState, forward: tuple, new: list, base: bool) -> tuple[list, list]:
+    def _forwarded(self, state: AccountState, forward: tuple, new: list, base: bool, weigh) -> tuple[list, list]:
         """Hits and messages of one forward: the base token (when ``base``), one token onwards per
         ``new`` upstream token, and, once any upstream token is held, a ``chain`` (and ``chain_up``
         for its sender). The chain's content names no count of tokens, so it is the same whichever
@@ -195,15 +197,17 @@ class Network:
         if new:
             key = f"{event_id}:{sender}"
             hits.append(self._own_hit(state, "chain", time, key, NORMAL,
-                                      f"passed on money that {sender} had itself passed on", (event_id,), amount))
+                                      f"passed on money that {sender} had itself passed on", (event_id,), amount,
+                                      weigh))
             if _own(sender):
                 messages.append(self._cross_hit(sender, "chain_up", time, key, event_id, account, NORMAL,
-                                                f"money it passed on to {account} was passed on again", amount))
+                                                f"money it passed on to {account} was passed on again", amount,
+                                                weigh))
         return hits, messages
 
     # ---- tokens from other accounts -------------------------------------------------------------
 
-    def on_token(self, state: AccountState, token: FlowToken) -> tuple[list, list]:
+    def on_token(self, state: AccountState, token: FlowToken, weigh) -> tuple[list, list]:
         """Keep a token and judge what it makes true, late or not (repeats change nothing)."""
         if token.token_id in state.tokens:
             return [], []
@@ -217,26 +221,27 @@ class Network:
         if token.origin == account or account in token.path:
             hits.append(self._own_hit(state, "cycle", token.time, token.token_id, HIGH,
                                       f"money it passed on came back through {len(token.path)} accounts",
-                                      (token.event_id,), token.amount))
+                                      (token.event_id,), token.amount, weigh))
             for member in dict.fromkeys(m for m in (token.origin, *token.path) if m != account and _own(m)):
                 messages.append(self._cross_hit(member, "cycle", token.time, token.token_id, token.event_id, account,
-                                                HIGH, f"on a path that brought money back to {account}", token.amount))
+                                                HIGH, f"on a path that brought money back to {account}", token.amount,
+                                                weigh))
         # Gathers and collections are judged per token from its partners before it: the new token's
         # own, and those of the later tokens it can now be a partner of.
         for token_id, held in list(state.tokens.items()):
             if token.time <= held[T_TIME] <= token.time + self.window:
-                h, m = self._gathered(state, token_id, held)
+                h, m = self._gathered(state, token_id, held, weigh)
                 hits += h
                 messages += m
         # Forwards this account made of money that came with this token: chains, and tokens onwards.
         for forward in state.forwards:
             if self._carried(record, forward):
-                h, m = self._forwarded(state, forward, [(token.token_id, record)], base=False)
+                h, m = self._forwarded(state, forward, [(token.token_id, record)], False, weigh)
                 hits += h
                 messages += m
         return hits, messages
 
-    def _gathered(self, state: AccountState, token_id: str, token: tuple) -> tuple[list, list]:
+    def _gathered(self, state: AccountState, token_id: str, token: tuple, weigh) -> tuple[list, list]:
         """Collection and scatter-gather verdicts for one held token, from the tokens before it."""
         account = state.account_id
         earlier = [t for k, t in state.tokens.items() if k != token_id and t[T_SENDER] != token[T_SENDER]
@@ -247,19 +252,20 @@ class Network:
         hits = [self._own_hit(state, "collect", token[T_TIME], token_id, NORMAL,
                               f"received money passed on by {senders} accounts within"
                               f" {describe_duration(token[T_TIME] - min(t[T_TIME] for t in earlier))}",
-                              (token[T_EVENT],), token[T_AMOUNT])]
+                              (token[T_EVENT],), token[T_AMOUNT], weigh)]
         messages = []
         via = sorted({t[T_SENDER] for t in earlier if t[T_ORIGIN] == token[T_ORIGIN]})
         if via:
             origin = token[T_ORIGIN]
             hits.append(self._own_hit(state, "scatter_gather", token[T_TIME], token_id, HIGH,
                                       f"money from one origin arrived through {len(via) + 1} accounts",
-                                      (token[T_EVENT],), token[T_AMOUNT]))
+                                      (token[T_EVENT],), token[T_AMOUNT], weigh))
             for member in (origin, token[T_SENDER], *via):
                 if _own(member) and member != account:
                     messages.append(self._cross_hit(
                         member, "scatter_gather", token[T_TIME], token_id, token[T_EVENT], account, NORMAL,
-                        f"on one of several paths that brought money from one origin to {account}", token[T_AMOUNT]))
+                        f"on one of several paths that brought money from one origin to {account}", token[T_AMOUNT],
+                        weigh))
         return hits, messages
 
     # ---- hits ---------------------------------------------------------------------------------
@@ -269,14 +275,16 @@ class Network:
         return (amount, amount) * len(self.runtime.flow_windows)
 
     def _own_hit(self, state: AccountState, rule: str, time: int, key: str, level: int, reason: str,
-                 evidence: tuple[str, ...], amount: int) -> tuple[str, Hit]:
-        return short_id(rule, state.account_id, key), (time, rule, level, reason[:500], evidence, self._flows(amount))
+                 evidence: tuple[str, ...], amount: int, weigh) -> tuple[str, Hit]:
+        return short_id(rule, state.account_id, key), (time, rule, level, reason[:500], evidence, self._flows(amount),
+                                                       weigh(rule, time))
 
     def _cross_hit(self, target: str, rule: str, time: int, key: str, event_id: str, source: str, level: int,
-                   reason: str, amount: int) -> CrossHit:
-        """A hit for another account (``target``), about payment ``event_id``, found by ``source``."""
+                   reason: str, amount: int, weigh) -> CrossHit:
+        """A hit for another account (``target``), about payment ``event_id``, found by ``source`` and
+        weighed with ``source``'s partition's population."""
         return CrossHit(target, event_id, time, short_id(rule, target, source, key), rule, level, reason[:500],
-                        (event_id,), self._flows(amount))
+                        (event_id,), self._flows(amount), weigh(rule, time))
 
 
 def _own(party: str) -> bool:

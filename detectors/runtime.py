@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from detectors.eventtime import MS_PER_DAY, days, hours
 from detectors.money import Money
 from detectors.network import Network
+from detectors.population import Rarity
 from detectors.rules import IDENTIFIER_RULES, PAYMENT_RULES, GatherScatter, RepeatedPassThrough
 from detectors.scoring import Scoring
 from detectors.typologies import Typologies
@@ -69,6 +70,7 @@ class Runtime:
         #: The distinct typology windows (ms), in the order hits carry their flows (see H_FLOWS).
         self.flow_windows = sorted({t.window for t in self.typologies.typologies})
         self.network = Network(config.network, self)
+        self.rarity = Rarity(config.population, self)
         self.scoring = Scoring(config.severity, config.version, self)
         self.cooldowns = self.typologies.cooldowns
         self.keep_hits = max(self.typologies.max_window, days(repeated.window_days) if repeated.enabled else 0) + self.lateness

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from detectors.account_state import H_FLOWS, H_LEVEL, H_RULE, AccountState
+from detectors.account_state import H_FACTOR, H_FLOWS, H_LEVEL, H_RULE, AccountState
 from detectors.config_types import Days, StrictModel
 from detectors.eventtime import days
 from detectors.rules import HIGH, RULE_IDS
@@ -110,6 +110,8 @@ class Typologies:
                         continue
                     if hit[H_LEVEL] == HIGH:
                         weight = min(100, round(weight * factors.get(rule, 1.0)))
+                    if hit[H_FACTOR] != 1.0:
+                        weight = round(weight * hit[H_FACTOR])
                     held = best.get(rule)
                     if held is None or weight >= held[0]:
                         best[rule] = (weight, hit)

@@ -18,12 +18,14 @@ import faust
 from faust.types import EventT
 
 from detectors import (
+    AccountChangeView,
     AccountMessage,
     AccountState,
     CrossHit,
     DetectorConfig,
     FlowToken,
     IdentifierState,
+    PaymentView,
     apply_account,
     apply_identifier,
     decode_message,
@@ -34,6 +36,7 @@ from schemas import ALERT_SCHEMA_VERSION, Alert, Payment
 from stream.dead_letters import DeadLetter, dead_letter
 from stream.decoding import RejectReason, Rejection, decode_event, event_time_ms, future_rejection
 from stream.metrics import Metrics
+from detectors.population import Population
 from stream.ordering import (
     Announcements,
     ReorderBuffer,
@@ -42,6 +45,7 @@ from stream.ordering import (
     encode_watermarks,
     source_name,
 )
+from stream.populations import POPULATION_KEY, load_population
 from stream.settings import Settings
 from stream.topics import topic_plan
 
@@ -136,6 +140,8 @@ def create_app(
     announcements = Announcements(refresh_s=settings.watermark_refresh_s)
     sources = frozenset(source_name(t, p) for t, count in input_partitions.items() for p in range(count))
     buffers: dict[int, ReorderBuffer] = {}
+    populations: dict[int, Population] = {}  # per account partition, loaded at its first use here
+    runtime = config.runtime
 
     @app.agent(inputs, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
@@ -204,6 +210,7 @@ def create_app(
         for tp in revoked:
             if tp.topic == plan.accounts:
                 buffers.pop(tp.partition, None)
+                populations.pop(tp.partition, None)
 
     @app.agent(accounts_topic, name="accounts")
     async def accounts(stream: faust.StreamT) -> None:
@@ -233,21 +240,36 @@ def create_app(
             metrics.reorder_forced.labels(partition=str(partition)).set(buffer.forced)
 
     async def apply_batch(ready: list[tuple[EventT, AccountMessage]]) -> None:
-        """Apply released views in order; each touched account's state is written once, at the end.
+        """Apply released views in order; each touched account's state is written once, at the end,
+        and then the partition's population if a day closed.
 
         Held views are acknowledged only after this returns, so a crash before the writes simply
         redelivers them; the detectors make the repeat harmless.
         """
-        states: dict[bytes, AccountState] = {}
+        states: dict[bytes, AccountState | None] = {}  # read this batch (to apply to, or to count)
+        changed: set[bytes] = set()
+        partition = ready[0][0].message.partition if ready else None
+        population = populations.get(partition)
+        if ready and population is None:
+            population = populations[partition] = load_population(account_table, partition, runtime.rarity)
+        closed = False
+
+        def state_of(account: str) -> AccountState | None:
+            key = account.encode()
+            if key not in states:
+                stored = account_table.get(key)
+                states[key] = AccountState.from_bytes(stored) if stored else None
+            return states[key]
+
         for event, message in ready:
             key = event.key
-            state = states.get(key)
             try:
-                if state is None:
-                    stored = account_table.get(key)
-                    state = AccountState.from_bytes(stored) if stored else None
+                state = state_of(message.key)
+                if type(message) is PaymentView or type(message) is AccountChangeView:
+                    closed |= population.advance(message.time, runtime.lateness, state_of, runtime.rarity)
+                    population.touch(message.key, message.time)
                 with metrics.detector_seconds.time():
-                    outcome = apply_account(state, message, config)
+                    outcome = apply_account(state, message, config, population)
             except Exception as exc:  # a detector bug must not stop the worker: keep the message
                 await dead_letter_failure(event, exc)
                 continue
@@ -265,8 +287,11 @@ def create_app(
             for other in outcome.sends:  # tokens and hits for other accounts, through their partitions
                 await send_internal(plan.accounts, other.key.encode(), encode_message(other))
             states[key] = outcome.state
-        for key, state in states.items():
-            account_table[key] = state.to_bytes()
+            changed.add(key)
+        for key in changed:
+            account_table[key] = states[key].to_bytes()
+        if closed:  # after the states: a crash between leaves the record behind them, never ahead
+            account_table[POPULATION_KEY] = population.to_bytes(runtime.rarity)
 
     async def send_internal(topic: str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
         """Straight to the producer: internal topics need none of Faust's per-message channel machinery."""

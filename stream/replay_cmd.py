@@ -15,6 +15,7 @@ import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from stream.partitioning import account_partitioner
 from stream.progress import Progress
 from stream.replay import (
     AlertFile,
@@ -59,6 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="seconds an event may be earlier than the latest one seen (default: the engine's, else 0)")
     parser.add_argument("--parse-only", action="store_true", help="decode and order-check only, no engine (a speed baseline)")
     parser.add_argument("--max-line-bytes", type=int, default=1_000_000, help="longer lines are rejected (default 1000000)")
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="the worker's account partitions, whose accounts each keep a population of their own: give"
+                             " the deployment's to raise its alerts exactly (default MULEWATCH_PARTITIONS, else 8)")
     parser.add_argument("--broker", default=None, help="kafka://host:port (default MULEWATCH_BROKER or settings)")
 
 
@@ -100,7 +104,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     engine = process = None
     if not (args.republish or args.parse_only):
-        engine = Engine(config)
+        from stream.settings import load_settings
+
+        try:
+            partitions = load_settings(partitions=args.partitions).partitions  # the worker's, by default
+        except Exception as exc:  # noqa: BLE001
+            print(f"replay: bad settings: {exc}", file=sys.stderr)
+            return 1
+        engine = Engine(config, partition_of=account_partitioner(partitions))
         process = engine.process
     lateness = _lateness(config if engine is not None else None, args.lateness)
     max_future_ms = round(config.engine.max_future_seconds * 1000)

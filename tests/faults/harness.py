@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from detectors import Engine, load_config
+from stream.partitioning import account_partitioner
 # The fault tests import these from here too.
 from tests.stream.worker_harness import alert_versions, read_topic, wait_ready  # noqa: F401
 from schemas import parse_event
@@ -100,9 +101,10 @@ def covers(expected: set[tuple[str, int]]):
     return lambda records: alert_versions(records) >= expected
 
 
-def offline_alerts(lines: list[bytes]) -> set[tuple[str, int]]:
-    """(alert_id, version) the offline engine raises on the valid lines, in the given order."""
-    engine = Engine(load_config())
+def offline_alerts(lines: list[bytes], partitions: int = 4) -> set[tuple[str, int]]:
+    """(alert_id, version) the offline engine raises on the valid lines, in the given order, with the
+    accounts split over ``partitions`` as a deployment's worker splits them (``Deployment.partitions``)."""
+    engine = Engine(load_config(), partition_of=account_partitioner(partitions))
     out = set()
     for line in lines:
         for alert in engine.process(parse_event(line)):

@@ -37,7 +37,7 @@ class FakeEngine:
 
     instances: list["FakeEngine"] = []
 
-    def __init__(self, config: FakeConfig) -> None:
+    def __init__(self, config: FakeConfig, partition_of=None) -> None:
         self.config = config
         self.seen: list[str] = []
         self.stats = types.SimpleNamespace(late=0, duplicates=0, unvalued={})

@@ -16,6 +16,7 @@ import pytest
 
 from kafka import KafkaAdminClient
 
+from schemas import ALERT_SCHEMA_VERSION
 from tests.faults.harness import assert_same_alerts, covers, read_topic
 from tests.stream.worker_harness import MULEWATCH, Deployment, alert_versions, route_line
 
@@ -74,7 +75,7 @@ def test_worker_publishes_the_offline_alerts_and_dead_letters_bad_input(deployme
     assert_same_alerts(published, expected)
     for record in alerts:
         headers = dict(record.headers)
-        assert headers["schema-version"] == b"1.0.0"
+        assert headers["schema-version"] == ALERT_SCHEMA_VERSION.encode()
         assert headers["content-type"] == b"application/json"
         assert record.key == orjson.loads(record.value)["account_id"].encode()
     letters = deployment.read("dlq", expect=len(BAD_MESSAGES), max_s=60)
