@@ -89,3 +89,32 @@ def test_spending_part_of_what_came_in_is_not_forwarding(run):
         own("ab", at(days=1), "A", "B", 900),  # 45 %: far below what an intermediary passes on
     ]
     assert run(events).engine.accounts["A"].forwards == []
+
+
+def test_friends_paying_each_other_back_are_not_traced(run):
+    """Friends take turns to pay for an evening and pay each other back: money goes both ways
+    between them, which laundering's never does, so none of it is a forward."""
+    friends = ("F1", "F2", "F3")
+    events = background(*friends)
+    for week, payer in enumerate(friends * 2):
+        for other in friends:
+            if other != payer:
+                events.append(own(f"w{week}-{other}", at(days=week * 3, hours=other[-1] == "3"), other, payer, 25))
+        events.append(own(f"w{week}-back", at(days=week * 3 + 1), payer, friends[(week + 1) % 3], 47))
+    result = run(sorted(events, key=lambda e: e.event_time))
+    for friend in friends:
+        assert not result.rules_hit(friend) & {"chain", "chain_up", "cycle", "scatter_gather", "collect"}, friend
+
+
+def test_a_cycle_during_the_warm_up_is_not_traced(run):
+    """A new deployment: the accounts have no history yet, so every counterparty is merely unknown,
+    and the money going round is not traced until the deployment knows who is new to whom."""
+    events = [
+        pay_in("in", at(days=0), "A", "SOURCE", 1000),
+        own("ab", at(days=2), "A", "B", 930),
+        own("bc", at(days=5), "B", "C", 860),
+        own("ca", at(days=7), "C", "A", 800),
+    ]
+    result = run(events)
+    assert not any("cycle" in result.rules_hit(a) for a in "ABC")
+    assert all(result.engine.accounts[a].forwards == [] for a in "ABC")

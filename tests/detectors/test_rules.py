@@ -283,3 +283,34 @@ def test_structuring_silent_for_two_payments_or_different_sums(run):
 def test_structuring_alone_raises_a_laundering_pattern_alert(run):
     events = ordinary_history("A", "CA") + [pay_in(f"s{i}", at(hours=i), "A", "NEWGUY", 400) for i in range(3)]
     assert run(events).typologies("A") == {"laundering_pattern"}
+
+
+# --- slow fan-in and fan-out --------------------------------------------------------------------
+
+
+def slow_history(account: str, days: int = 60, new_every: int = 15) -> list:
+    """Daily small payments to one shop, and a new payee now and then: the account's own rate."""
+    events = [pay_out(f"{account}-d{d}", at(days=-days + d), account, "SHOP", 20) for d in range(days)]
+    events += [pay_out(f"{account}-n{d}", at(days=-days + d, hours=3), account, f"ONEOFF{d}", 40)
+               for d in range(0, days, new_every)]
+    return sorted(events, key=lambda e: e.event_time)
+
+
+def test_slow_fan_out_fires_on_many_new_beneficiaries_against_the_accounts_own_rate(run):
+    events = slow_history("A") + [pay_out(f"x{i}", at(days=i % 5, hours=i), "A", f"STRANGER{i}", 90) for i in range(7)]
+    hits = run(events).hits("A", "slow_fan_out")
+    assert hits and "new beneficiaries within 7 days" in hits[0][3]
+
+
+def test_slow_fan_out_silent_for_an_account_that_always_meets_new_payees(run):
+    """A small online seller buying stock from new people every day stays at its own rate."""
+    events = slow_history("A", new_every=1) + [pay_out(f"x{i}", at(days=i % 5, hours=i), "A", f"STRANGER{i}", 90)
+                                              for i in range(7)]
+    assert "slow_fan_out" not in run(events).rules_hit("A")
+
+
+def test_slow_fan_silent_without_a_history(run):
+    """Warm-up: the same burst on an account the deployment has barely seen says nothing yet."""
+    events = slow_history("A", days=10) + [pay_out(f"x{i}", at(days=i % 5, hours=i), "A", f"STRANGER{i}", 90)
+                                          for i in range(7)]
+    assert "slow_fan_out" not in run(events).rules_hit("A")
