@@ -366,7 +366,10 @@ class AccountState:
         active = self.active_days
         lo, hi = bisect_left(active, first), bisect_left(active, stop)
         days = self.days
-        return sum(days[d][index] for d in active[lo:hi]), hi - lo
+        total = 0
+        for i in range(lo, hi):
+            total += days[active[i]][index]
+        return total, hi - lo
 
     def new_counterparties(self, day: int, outgoing: bool, upto: int, end: int) -> int:
         """Counterparties first dealt with on ``day`` on one side, as of time ``upto`` (the ledger's

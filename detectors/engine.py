@@ -121,12 +121,15 @@ def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessag
     return forwards
 
 
+def _full_weight(rule: str, time: int) -> float:
+    return 1.0
+
+
 def _weigher(population: Population | None, runtime):
     """The weight factor of a rule's hit on a day: from the partition's population, else 1."""
     if population is None:
-        return lambda rule, time: 1.0
-    rarity = runtime.rarity
-    return lambda rule, time: population.factor(rule, time // MS_PER_DAY, rarity)
+        return _full_weight
+    return population.weigher(runtime.rarity)
 
 
 def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
@@ -191,6 +194,7 @@ class Engine:
     stats: EngineStats = field(default_factory=EngineStats)
     partition_of: Callable[[str], int] = lambda account: 0
     populations: dict[int, Population] = field(default_factory=dict)
+    _partitions: dict[str, int] = field(default_factory=dict)  # partition_of, remembered per account
 
     def process(self, event: InputEvent) -> list[Alert]:
         """Route one event and follow every message it causes until none is left (FIFO)."""
@@ -227,7 +231,9 @@ class Engine:
 
     def _population(self, msg: AccountMessage) -> Population:
         """The account's partition's population, advanced (and the account noted) for an own event."""
-        partition = self.partition_of(msg.key)
+        partition = self._partitions.get(msg.key)
+        if partition is None:
+            partition = self._partitions[msg.key] = self.partition_of(msg.key)
         population = self.populations.get(partition)
         if population is None:
             population = self.populations[partition] = Population()

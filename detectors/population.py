@@ -90,7 +90,7 @@ class Rarity:
 class Population:
     """One partition's account-days: per closed day, active accounts and accounts each signal fired on."""
 
-    __slots__ = ("closed", "closed_through", "pending", "_factors")
+    __slots__ = ("closed", "closed_through", "pending", "_factors", "_weigher")
 
     def __init__(self) -> None:
         self.closed: dict[int, list[int]] = {}  # day -> [active accounts, count per counted signal]
@@ -99,6 +99,7 @@ class Population:
         #: the worker rebuilds it from the partition's account states (``rebuild``).
         self.pending: dict[int, set[str]] = {}
         self._factors: dict[int, dict[str, float]] = {}  # derived, per day
+        self._weigher = None
 
     # ---- counting ---------------------------------------------------------------------------
 
@@ -150,6 +151,13 @@ class Population:
                     self.pending.setdefault(day, set()).add(state.account_id)
 
     # ---- weighing ---------------------------------------------------------------------------
+
+    def weigher(self, rarity: Rarity):
+        """``weigh(rule, time)``: a hit's weight factor, made once per population."""
+        if self._weigher is None:
+            factor = self.factor
+            self._weigher = lambda rule, time: factor(rule, time // MS_PER_DAY, rarity)
+        return self._weigher
 
     def factor(self, rule: str, day: int, rarity: Rarity) -> float:
         """The weight factor of ``rule`` for a hit on ``day``, from closed days up to ``day - 2``."""

@@ -107,10 +107,11 @@ class _SlowFan(Rule):
         key = (self.rule_id, today)
         cached = state.baseline_cache.get(key)
         if cached is None:
+            index = self.index
             cached = []
             for window, _ in self.windows:
                 first = today - window + 1
-                cached.append(state.day_totals(first - self.baseline_days, first, self.index))
+                cached.append(state.day_totals(first - self.baseline_days, first, index))
             state.cache_baseline(key, cached)
         return cached
 
