@@ -13,7 +13,8 @@ money (its path extended by the forwarder). From the tokens it holds, an account
 * ``cycle``: money came back along a path it is on (every own account on the path gets ``cycle``);
 * ``scatter_gather``: money from one origin reached it through two or more intermediaries (they and
   the origin get ``scatter_gather`` too);
-* ``collect``: it received forwarded money from two or more accounts within the window.
+* ``collect``: it received forwarded money from two or more accounts within the window (each of them
+  gets ``collect_up``);
 
 Tokens never change and every verdict only needs some tokens to be there, so verdicts only ever
 grow as tokens arrive: a token that arrives late (the worker delivers them through Kafka, days of
@@ -244,8 +245,9 @@ class Network:
     def _gathered(self, state: AccountState, token_id: str, token: tuple, weigh) -> tuple[list, list]:
         """Collection and scatter-gather verdicts for one held token, from the tokens before it."""
         account = state.account_id
-        earlier = [t for k, t in state.tokens.items() if k != token_id and t[T_SENDER] != token[T_SENDER]
-                   and token[T_TIME] - self.window <= t[T_TIME] <= token[T_TIME]]
+        partners = [(k, t) for k, t in state.tokens.items() if k != token_id and t[T_SENDER] != token[T_SENDER]
+                    and token[T_TIME] - self.window <= t[T_TIME] <= token[T_TIME]]
+        earlier = [t for _, t in partners]
         if not earlier:
             return [], []
         senders = len({t[T_SENDER] for t in earlier}) + 1
@@ -253,7 +255,12 @@ class Network:
                               f"received money passed on by {senders} accounts within"
                               f" {describe_duration(token[T_TIME] - min(t[T_TIME] for t in earlier))}",
                               (token[T_EVENT],), token[T_AMOUNT], weigh)]
-        messages = []
+        # Every account whose forwarded money was collected here hears of it, keyed by its own token, so
+        # that the same hits arrive whichever token came last.
+        messages = [self._cross_hit(held[T_SENDER], "collect_up", held[T_TIME], held_id, held[T_EVENT], account, NORMAL,
+                                    f"money it passed on to {account} was collected there with money others passed on",
+                                    held[T_AMOUNT], weigh)
+                    for held_id, held in ((token_id, token), *partners) if _own(held[T_SENDER])]
         via = sorted({t[T_SENDER] for t in earlier if t[T_ORIGIN] == token[T_ORIGIN]})
         if via:
             origin = token[T_ORIGIN]

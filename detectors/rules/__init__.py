@@ -34,7 +34,7 @@ PAYMENT_RULES: tuple[type[Rule], ...] = (
 )
 IDENTIFIER_RULES = (SharedDevice, SharedPhone)
 #: Verdicts of money tracing across accounts (``detectors.network``).
-NETWORK_RULE_IDS: tuple[str, ...] = ("chain", "chain_up", "cycle", "scatter_gather", "collect")
+NETWORK_RULE_IDS: tuple[str, ...] = ("chain", "chain_up", "cycle", "scatter_gather", "collect", "collect_up")
 RULE_IDS: tuple[str, ...] = (
     *(r.rule_id for r in PAYMENT_RULES),
     GatherScatter.rule_id,

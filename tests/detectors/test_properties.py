@@ -86,6 +86,18 @@ def final_versions(result: tuple[set, dict, dict]) -> tuple[dict, dict, dict]:
     return top, hits, identifiers
 
 
+def beyond_ties(alerts) -> set:
+    """(alert id, version) published, less a version whose alert reached a higher one at the very same
+    event time: events stamped with the same millisecond have no order of their own, and the lower
+    version only exists when the tie is broken one way (its money counted before the rest of that
+    millisecond's); arriving the other way, the higher version comes at once."""
+    top_at: dict[tuple, int] = {}
+    for alert in alerts:
+        key = (alert.alert_id, alert.window_end)
+        top_at[key] = max(alert.version, top_at.get(key, 0))
+    return {(a.alert_id, a.version) for a in alerts if top_at[(a.alert_id, a.window_end)] == a.version}
+
+
 def run_engine(config, events) -> tuple[dict, dict, dict]:
     engine = Engine(config)
     return outcome(engine, list(engine.process_all(events)))
@@ -95,7 +107,9 @@ def run_engine(config, events) -> tuple[dict, dict, dict]:
 @given(extra=noise(), data=st.data())
 def test_reordering_within_lateness_and_redelivery_change_nothing(config, extra, data):
     events = in_time_order(world() + extra + farm_tail())
-    expected = run_engine(config, events)
+    engine = Engine(config)
+    expected_alerts = list(engine.process_all(events))
+    expected = outcome(engine, expected_alerts)
     # Arrival order: event time plus a delay below the lateness; then some redeliveries anywhere later.
     delays = data.draw(st.lists(st.integers(0, (LATENESS_S - 1) * 1000), min_size=len(events), max_size=len(events)))
     keyed = sorted(((e.event_time.timestamp() * 1000 + d, e) for d, e in zip(delays, events)), key=lambda p: p[0])
@@ -111,7 +125,7 @@ def test_reordering_within_lateness_and_redelivery_change_nothing(config, extra,
     # Own events reordered within the lateness can add a lower version (a point judged before an
     # earlier payment arrived; the worker applies own events in event-time order), never lose one.
     assert final_versions(got) == final_versions(expected)
-    assert expected[0] <= got[0]
+    assert beyond_ties(expected_alerts) <= got[0]
 
 
 def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
