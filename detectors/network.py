@@ -67,6 +67,12 @@ class NetworkConfig(RuleConfig):
     max_lots: Count
     max_forwards: Count
     max_tokens: Count
+    #: A collection from this many forwarding accounts or more is the verdicts' strong form, and the
+    #: strong form of every traced verdict (cycles and scatter-gathers are always strong) weighs this
+    #: many times its typology weight: money gathered from three intermediaries is a fan-in of
+    #: laundered money, not two acquaintances passing something on.
+    strong_collect_senders: Annotated[int, Field(ge=2, le=50)]
+    high_weight_factor: Annotated[float, Field(ge=1.0, le=5.0)]
 
 
 class Network:
@@ -83,6 +89,7 @@ class Network:
         self.max_lots = config.max_lots
         self.max_forwards = config.max_forwards
         self.max_tokens = config.max_tokens
+        self.strong_collect_senders = config.strong_collect_senders
         self.runtime = runtime
 
     @property
@@ -251,13 +258,16 @@ class Network:
         if not earlier:
             return [], []
         senders = len({t[T_SENDER] for t in earlier}) + 1
-        hits = [self._own_hit(state, "collect", token[T_TIME], token_id, NORMAL,
+        level = HIGH if senders >= self.strong_collect_senders else NORMAL
+        hits = [self._own_hit(state, "collect", token[T_TIME], token_id, level,
                               f"received money passed on by {senders} accounts within"
                               f" {describe_duration(token[T_TIME] - min(t[T_TIME] for t in earlier))}",
                               (token[T_EVENT],), token[T_AMOUNT], weigh)]
-        # Every account whose forwarded money was collected here hears of it, keyed by its own token, so
-        # that the same hits arrive whichever token came last.
-        messages = [self._cross_hit(held[T_SENDER], "collect_up", held[T_TIME], held_id, held[T_EVENT], account, NORMAL,
+        # Every account whose forwarded money was collected here hears of it, keyed by its own token and
+        # this one: a token's partners only grow as tokens arrive, so each key's last message is its
+        # strongest, and the set of keys is the same whichever token came last.
+        messages = [self._cross_hit(held[T_SENDER], "collect_up", held[T_TIME], f"{held_id}:{token_id}", held[T_EVENT],
+                                    account, level,
                                     f"money it passed on to {account} was collected there with money others passed on",
                                     held[T_AMOUNT], weigh)
                     for held_id, held in ((token_id, token), *partners) if _own(held[T_SENDER])]

@@ -13,7 +13,7 @@ from detectors.eventtime import MS_PER_DAY, days, hours
 from detectors.money import Money
 from detectors.network import Network
 from detectors.population import Rarity
-from detectors.rules import IDENTIFIER_RULES, PAYMENT_RULES, GatherScatter, RepeatedPassThrough
+from detectors.rules import IDENTIFIER_RULES, NETWORK_RULE_IDS, PAYMENT_RULES, GatherScatter, RepeatedPassThrough
 from detectors.scoring import Scoring
 from detectors.typologies import Typologies
 
@@ -65,6 +65,7 @@ class Runtime:
         self.high_factors = {
             r.rule_id: r.high_weight_factor for r in (*self.rules, *self.identifier_rules.values())
         }
+        self.high_factors.update(dict.fromkeys(NETWORK_RULE_IDS, config.network.high_weight_factor))
 
         self.typologies = Typologies(config.typologies, self)
         #: The distinct typology windows (ms), in the order hits carry their flows (see H_FLOWS).

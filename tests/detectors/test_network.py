@@ -8,6 +8,8 @@ gives the same alerts.
 from __future__ import annotations
 
 from detector_events import at, pay, pay_in, pay_out
+from detectors.account_state import H_LEVEL
+from detectors.rules import HIGH, NORMAL
 from scenarios import ordinary_history
 
 
@@ -118,3 +120,42 @@ def test_a_cycle_during_the_warm_up_is_not_traced(run):
     result = run(events)
     assert not any("cycle" in result.rules_hit(a) for a in "ABC")
     assert all(result.engine.accounts[a].forwards == [] for a in "ABC")
+
+
+def _fan_in_of_forwarded_money(forwarders: tuple[str, ...]) -> list:
+    """Each forwarder is paid by a stranger at another bank and passes nearly all of it to H days later."""
+    events = background("H", *forwarders)
+    for n, mid in enumerate(forwarders):
+        events.append(pay_in(f"f{n}", at(days=n), mid, f"STRANGER{n}", 900))
+        events.append(own(f"h{n}", at(days=n + 2), mid, "H", 850))
+    return events
+
+
+def test_forwarders_whose_money_was_collected_hear_of_it(run):
+    """Two accounts forward money into one collector: the collector gets collect, each forwarder
+    collect_up; two forwarders are the normal form, which alerts no one on its own."""
+    result = run(_fan_in_of_forwarded_money(("A", "B")))
+    assert [hit[H_LEVEL] for hit in result.hits("H", "collect")] == [NORMAL]
+    for mid in "AB":
+        assert [hit[H_LEVEL] for hit in result.hits(mid, "collect_up")] == [NORMAL], mid
+    assert not result.typologies()
+
+
+def test_a_collection_from_three_forwarders_is_the_strong_form(run):
+    """Three forwarders: the strong form for the collector and for every forwarder, which one more sign
+    turns into an alert. A forwarder hears once per token its money was collected with: A and B of
+    the collection B's money completed (two senders) and of the one C's completed (three)."""
+    result = run(_fan_in_of_forwarded_money(("A", "B", "C")))
+    assert [hit[H_LEVEL] for hit in result.hits("H", "collect")] == [NORMAL, HIGH]
+    for mid in "AB":
+        assert sorted(hit[H_LEVEL] for hit in result.hits(mid, "collect_up")) == [NORMAL, HIGH], mid
+    assert [hit[H_LEVEL] for hit in result.hits("C", "collect_up")] == [HIGH]
+
+
+def test_money_paid_to_a_collector_from_an_own_balance_is_not_collected(run):
+    """Three customers pay one shop from their own money (nothing received from strangers first)."""
+    events = background("H", "A", "B", "C")
+    for n, payer in enumerate("ABC"):
+        events.append(own(f"h{n}", at(days=n + 2), payer, "H", 850))
+    result = run(events)
+    assert not (result.rules_hit("H") | result.rules_hit("A")) & {"collect", "collect_up"}
