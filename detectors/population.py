@@ -74,6 +74,7 @@ class Rarity:
         #: Own signals counted per account-day, in bit order.
         self.counted: tuple[str, ...] = tuple(sorted({*runtime.own_rules, "forwarding"}))
         self.bits = {rule: 1 << i for i, rule in enumerate(self.counted)}
+        self.runtime = runtime  # for each account's warm-up (AccountState.known_from)
 
     def bit(self, rule: str) -> int:
         return self.bits.get(rule, 0)
@@ -127,12 +128,19 @@ class Population:
     def _count(day: int, accounts: Iterable[str], state_of, rarity: Rarity) -> list[int]:
         """Active accounts of the day, and on how many each signal fired; accounts already alerted
         within the last ``ALERTED_DAYS`` are left out, so that the mules a bank has found (when they
-        are many, as in synthetic banks) do not make their own signals look common."""
+        are many, as in synthetic banks) do not make their own signals look common, and so are
+        accounts still in their warm-up that day, which cannot show money passed on to new
+        counterparties yet: counted, they would make a new deployment's first weeks look as if it
+        were rare."""
         counts = [0] * (1 + len(rarity.counted))
         since, until = (day - ALERTED_DAYS) * MS_PER_DAY, (day + 1) * MS_PER_DAY
+        start = day * MS_PER_DAY
         for account in sorted(accounts):
             state = state_of(account)
             if state is None or day not in state.days or state.alerted_between(since, until):
+                continue
+            known = state.known_from(rarity.runtime)
+            if known is None or known > start:
                 continue
             counts[0] += 1
             fired = state.fired.get(day, 0)
