@@ -154,8 +154,11 @@ class Network:
         if out_lot[L_FORWARDED] or not state.in_lots:
             return []
         party, amount = out_lot[L_PARTY], out_lot[L_AMOUNT]
+        # Money counts as passed on when the outflow *began* within the lag of the inflow: its later
+        # instalments (a sum sent in two parts) belong to it, however long they took.
+        began = out_lot[L_FIRST]
         sources = [lot for lot in state.in_lots if lot[L_PARTY] != party and lot[L_FIRST] < time
-                   and time - lot[L_LAST] <= self.lag and lot[L_AMOUNT] > 0]
+                   and began - lot[L_LAST] <= self.lag and lot[L_AMOUNT] > 0]
         if not sources:
             return []
         best = None
@@ -168,9 +171,8 @@ class Network:
             return [(out_lot, lot) for lot in sorted(sources)]
         if len(state.out_lots) < 2:
             return []
-        begun = out_lot[L_FIRST]
         for lot in sorted(sources, key=lambda x: (-x[L_LAST], x[L_PARTY])):
-            if not (lot[L_FIRST] < begun and begun - lot[L_LAST] <= self.lag):
+            if not lot[L_FIRST] < began:
                 continue  # this outflow began before that money came, or long after
             group = [o for o in state.out_lots if o[L_PARTY] != lot[L_PARTY] and lot[L_FIRST] < o[L_FIRST]
                      and o[L_FIRST] - lot[L_LAST] <= self.lag]

@@ -142,14 +142,16 @@ def test_forwarders_whose_money_was_collected_hear_of_it(run):
 
 
 def test_a_collection_from_three_forwarders_is_the_strong_form(run):
-    """Three forwarders: the strong form for the collector and for every forwarder, which one more sign
-    turns into an alert. A forwarder hears once per token its money was collected with: A and B of
+    """Three forwarders: the strong form for the collector and for every forwarder, which alerts them
+    all (a fan-in of laundered money). A forwarder hears once per token its money was collected with: A and B of
     the collection B's money completed (two senders) and of the one C's completed (three)."""
     result = run(_fan_in_of_forwarded_money(("A", "B", "C")))
     assert [hit[H_LEVEL] for hit in result.hits("H", "collect")] == [NORMAL, HIGH]
     for mid in "AB":
         assert sorted(hit[H_LEVEL] for hit in result.hits(mid, "collect_up")) == [NORMAL, HIGH], mid
     assert [hit[H_LEVEL] for hit in result.hits("C", "collect_up")] == [HIGH]
+    for account in "HABC":
+        assert "laundering_pattern" in result.typologies(account), account
 
 
 def test_money_paid_to_a_collector_from_an_own_balance_is_not_collected(run):
@@ -159,3 +161,17 @@ def test_money_paid_to_a_collector_from_an_own_balance_is_not_collected(run):
         events.append(own(f"h{n}", at(days=n + 2), payer, "H", 850))
     result = run(events)
     assert not (result.rules_hit("H") | result.rules_hit("A")) & {"collect", "collect_up"}
+
+
+def test_an_outflow_begun_within_the_lag_counts_whole(run, config):
+    """Money passed on in two instalments, the first within the lag of its arrival and the second
+    after it, is one forward of the whole sum (the later instalment belongs to the outflow begun)."""
+    lag = config.network.lag_days
+    events = background("A") + [
+        pay_in("xa", at(days=0), "A", "X", 1000),
+        pay_out("ab1", at(days=lag - 0.5), "A", "B", 420),
+        pay_out("ab2", at(days=lag + 0.5), "A", "B", 480),
+    ]
+    forwards = run(events).engine.accounts["A"].forwards
+    # (time of the outflow's last instalment, its first event, sender, receiver, amount in cents)
+    assert [f[1:] for f in forwards] == [("ab1", "BANKX|X", "BANKX|B", 90000)]
