@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import orjson
@@ -48,6 +49,13 @@ NEW_ACCOUNT_MS = 30 * MS_PER_DAY
 SWEEP_DAYS = 7
 
 Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...], float]
+
+# Field readers for min()/map() over many records at C speed, where aging checks whether anything is
+# old enough before it rebuilds: a hit's time, a token's time (network.T_TIME), a lot's last payment
+# (network.L_LAST; network imports this module, not the other way round).
+_hit_time = itemgetter(H_TIME)
+_token_time = itemgetter(0)
+_lot_last = itemgetter(2)
 
 
 class AccountState:
@@ -165,21 +173,29 @@ class AccountState:
                 del self.counterparties[key]
             for device in [d for d, v in self.devices.items() if v[1] < forget]:
                 del self.devices[device]
+        # Most account-days age nothing out of what follows: each part first checks, cheaply, that
+        # something is old enough, and only then rebuilds.
         horizon = time - runtime.keep_hits
-        if self.hits and min(v[H_TIME] for v in self.hits.values()) < horizon:
-            for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < horizon]:
-                del self.hits[hit_id]
+        hits = self.hits
+        if hits and min(map(_hit_time, hits.values())) < horizon:
+            for hit_id in [h for h, v in hits.items() if v[H_TIME] < horizon]:
+                del hits[hit_id]
         if self.emitted:
             for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
                 del self.emitted[key]
-        for gone in [d for d in self.fired if d < day - FIRED_DAYS]:
-            del self.fired[gone]
-        traced = time - runtime.network.horizon
-        self.in_lots = [lot for lot in self.in_lots if lot[2] >= traced]
-        self.out_lots = [lot for lot in self.out_lots if lot[2] >= traced]
-        self.forwards = [f for f in self.forwards if f[0] >= traced]
-        for event_id in [e for e, t in self.tokens.items() if t[0] < traced]:
-            del self.tokens[event_id]
+        fired = self.fired
+        if fired and min(fired) < day - FIRED_DAYS:
+            for gone in [d for d in fired if d < day - FIRED_DAYS]:
+                del fired[gone]
+        if self.in_lots or self.out_lots or self.forwards or self.tokens:
+            traced = time - runtime.network.horizon
+            self.in_lots = _age_lots(self.in_lots, traced)
+            self.out_lots = _age_lots(self.out_lots, traced)
+            _age_sorted(self.forwards, traced)
+            tokens = self.tokens
+            if tokens and min(map(_token_time, tokens.values())) < traced:
+                for event_id in [e for e, t in tokens.items() if t[0] < traced]:
+                    del tokens[event_id]
 
     # ---- applying events -------------------------------------------------------------------
 
@@ -559,6 +575,7 @@ class AccountState:
 
 
 def _age_sorted(entries: list[tuple], horizon: int) -> None:
+    """Drop the entries older than ``horizon`` from a list sorted by time (its first field)."""
     if entries and entries[0][0] < horizon:
         cut = bisect_left(entries, (horizon,))
         del entries[:cut]
@@ -572,3 +589,11 @@ def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
     entries.insert(at, entry)
     if len(entries) > cap:
         del entries[0]
+
+
+def _age_lots(lots: list[list], horizon: int) -> list[list]:
+    """The money-tracing lots (see ``network``) whose last payment is not older than ``horizon``:
+    the same list when none is (lots are few and rarely expire), else a new one in the same order."""
+    if lots and min(map(_lot_last, lots)) < horizon:
+        return [lot for lot in lots if lot[2] >= horizon]
+    return lots
