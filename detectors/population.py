@@ -105,7 +105,10 @@ class Population:
 
     def touch(self, account: str, time: int) -> None:
         """An own event of ``account`` at ``time`` is being applied (after ``advance``)."""
-        self.pending.setdefault(time // MS_PER_DAY, set()).add(account)
+        accounts = self.pending.get(time // MS_PER_DAY)
+        if accounts is None:  # not setdefault: it would build an empty set for every event
+            accounts = self.pending[time // MS_PER_DAY] = set()
+        accounts.add(account)
 
     def advance(self, time: int, lateness: int, state_of: Callable[[str], AccountState | None], rarity: Rarity) -> bool:
         """Close every day that ended more than the lateness before ``time``; True if any closed."""
