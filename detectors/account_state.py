@@ -262,16 +262,15 @@ class AccountState:
         the earliest of the day the deployment had seen ``baseline_active_days`` days with payments
         of it (``settled_at``), ``baseline_watch_days`` after it first saw the account at all, and
         its opening when the feed showed that and the account is young (its whole life is in view).
-        None: not yet (the warm-up)."""
-        candidates = []
-        if self.settled_at is not None:
-            candidates.append(self.settled_at)
+        None: not yet (the warm-up). (Asked on most payments: a running minimum, no list.)"""
+        known_from = self.settled_at
         if self.observed_since is not None:
-            candidates.append(self.observed_since + runtime.baseline_watch)
+            watched = self.observed_since + runtime.baseline_watch
+            if known_from is None or watched < known_from:
+                known_from = watched
         opened = self.opened_at
-        if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS:
-            candidates.append(opened)
-        known_from = min(candidates, default=None)
+        if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS and (known_from is None or opened < known_from):
+            known_from = opened
         return known_from if known_from is not None and known_from <= self.watermark else None
 
     def is_new(self, party: str, time: int, within: int, runtime: Runtime) -> bool:
