@@ -480,26 +480,30 @@ class AccountState:
         The end's own day comes from the ledger (exact as of ``end``) while the ledger still holds
         it, else from the day bucket.
         """
-        inflow = outflow = 0
-        first_day, last_day = start // MS_PER_DAY, end // MS_PER_DAY
-        day_start = last_day * MS_PER_DAY
-        exact = day_start >= self.watermark - runtime.keep_ledger
-        days = self.days
-        for day in range(first_day, last_day if exact else last_day + 1):
-            bucket = days.get(day)
-            if bucket is not None:
-                inflow += bucket[0] * 100
-                outflow += bucket[1] * 100
-        if exact:
-            ledger = self.ledger
-            upto = self.upto(end)
-            for i in range(self.window(day_start, upto), upto):
-                entry = ledger[i]
-                if entry[OUTGOING]:
-                    outflow += entry[AMOUNT]
-                else:
-                    inflow += entry[AMOUNT]
+        inflow, outflow, stop = self._end_day(end, runtime)
+        active, days = self.active_days, self.days
+        for i in range(bisect_left(active, start // MS_PER_DAY), bisect_left(active, stop)):
+            bucket = days[active[i]]
+            inflow += bucket[INFLOW] * 100
+            outflow += bucket[OUTFLOW] * 100
         return inflow, outflow
+
+    def _end_day(self, end: int, runtime: Runtime) -> tuple[int, int, int]:
+        """For ``flows``: the end's own day read from the ledger as of ``end`` while the ledger still
+        holds it, as (inflow, outflow, first day left to the buckets); else (0, 0, the day after)."""
+        last_day = end // MS_PER_DAY
+        day_start = last_day * MS_PER_DAY
+        if day_start < self.watermark - runtime.keep_ledger:
+            return 0, 0, last_day + 1
+        inflow = outflow = 0
+        times = self.ledger_times
+        upto = bisect_right(times, end)
+        for entry in self.ledger[bisect_left(times, day_start, 0, upto):upto]:
+            if entry[OUTGOING]:
+                outflow += entry[AMOUNT]
+            else:
+                inflow += entry[AMOUNT]
+        return inflow, outflow, last_day
 
     def cache_baseline(self, key: tuple[str, int], value: object) -> None:
         """Keep a rule's baseline for a day, forgetting those of other days (keys hold one day)."""
@@ -509,10 +513,24 @@ class AccountState:
         cache[key] = value
 
     def window_flows(self, time: int, runtime: Runtime) -> tuple[int, ...]:
-        """Inflow and outflow over each typology window up to ``time``: what a hit carries."""
+        """Inflow and outflow over each typology window up to ``time``: what a hit carries.
+
+        ``flows`` for each window, computed at once: the windows all end at ``time`` (the ledger's
+        part is read once) and are nested, shortest first, so each adds the day buckets before the
+        previous one's to its sums.
+        """
+        inflow, outflow, stop = self._end_day(time, runtime)
+        active, days = self.active_days, self.days
+        i = bisect_left(active, stop)
         flows: list[int] = []
         for window in runtime.flow_windows:
-            flows.extend(self.flows(time - window, time, runtime))
+            first = (time - window) // MS_PER_DAY
+            while i and active[i - 1] >= first:
+                i -= 1
+                bucket = days[active[i]]
+                inflow += bucket[INFLOW] * 100
+                outflow += bucket[OUTFLOW] * 100
+            flows += (inflow, outflow)
         return tuple(flows)
 
     # ---- bytes -----------------------------------------------------------------------------

@@ -150,14 +150,16 @@ def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
     for index in range(begin, len(ledger)):
         anchor = ledger[index]
         end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
+        flows = None  # the anchor's window flows, read once for all its findings (hits change, money does not)
         for rule_id, evaluate in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
             finding = evaluate(state, anchor, end)
             if finding is None:
                 continue
             level, reason, evidence = finding
             state.note_fired(anchor[TIME], runtime.rarity.bit(rule_id))
-            hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime),
-                   weigh(rule_id, anchor[TIME]))
+            if flows is None:
+                flows = state.window_flows(anchor[TIME], runtime)
+            hit = (anchor[TIME], rule_id, level, reason, evidence, flows, weigh(rule_id, anchor[TIME]))
             if state.says_as_much(hit, runtime):
                 continue
             hit_id = short_id(rule_id, anchor[EVENT_ID])

@@ -67,7 +67,7 @@ class Runtime:
         }
 
         self.typologies = Typologies(config.typologies, self)
-        #: The distinct typology windows (ms), in the order hits carry their flows (see H_FLOWS).
+        #: The distinct typology windows (ms), shortest first: the order hits carry their flows (see H_FLOWS).
         self.flow_windows = sorted({t.window for t in self.typologies.typologies})
         self.network = Network(config.network, self)
         self.rarity = Rarity(config.population, self)
