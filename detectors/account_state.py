@@ -11,7 +11,7 @@ Money in ``ledger`` is in reference minor units; day and month buckets hold whol
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
+from collections import Counter, deque
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -51,9 +51,12 @@ SWEEP_DAYS = 7
 Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...], float]
 
 # Field readers for min()/map() over many records at C speed, where aging checks whether anything is
-# old enough before it rebuilds: a hit's time, a token's time (network.T_TIME), a lot's last payment
-# (network.L_LAST; network imports this module, not the other way round).
+# old enough before it rebuilds and caps count or pick what to drop: a hit's time and rule, a
+# counterparty's last payment, a token's time (network.T_TIME), a lot's last payment (network.L_LAST;
+# network imports this module, not the other way round).
 _hit_time = itemgetter(H_TIME)
+_hit_rule = itemgetter(H_RULE)
+_last_seen = itemgetter(1)  # of a counterparty record
 _token_time = itemgetter(0)
 _lot_last = itemgetter(2)
 
@@ -360,8 +363,10 @@ class AccountState:
         seen = self.counterparties.get(key)
         if seen is None:
             if len(self.counterparties) >= runtime.max_counterparties:
+                # The least recently seen goes (ties: the smallest key); at C speed, as an account
+                # with many payers does this on nearly every payment.
                 cps = self.counterparties
-                del cps[min(cps, key=lambda k: (cps[k][1], k))]
+                del cps[min(zip(map(_last_seen, cps.values()), cps))[1]]
             self.counterparties[key] = [time, time, flag, int(outgoing)]
             self.days[time // MS_PER_DAY][NEW_SENDERS + int(outgoing)] += 1
             return
@@ -451,6 +456,9 @@ class AccountState:
         """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
         hits = self.hits
         if len(hits) <= min(runtime.max_hits_per_rule, runtime.max_hits):
+            return
+        per_rule = Counter(map(_hit_rule, hits.values()))  # at C speed: busy accounts get here on every event
+        if len(hits) <= runtime.max_hits and max(per_rule.values()) <= runtime.max_hits_per_rule:
             return
         by_rule: dict[str, list[tuple[int, str]]] = {}
         for hit_id, hit in hits.items():
