@@ -50,9 +50,7 @@ class VolumeSpike(Rule):
         now = anchor[TIME]
         ledger = state.ledger
         start = state.window(now - MS_PER_DAY + 1, end)
-        volume = 0
-        for i in range(start, end):
-            volume += ledger[i][AMOUNT]
+        volume = sum([entry[AMOUNT] for entry in ledger[start:end]])
         if volume < self.floor:
             return None
         mean, sd, peak, active = self._baseline(state, now // MS_PER_DAY)
