@@ -435,12 +435,18 @@ class AccountState:
         the episode's escalations instead of its payments.
         """
         time, rule, level = hit[H_TIME], hit[H_RULE], hit[H_LEVEL]
-        ranks = runtime.scoring.flow_ranks(hit[H_FLOWS])
+        ranks = None  # the hit's own, only once another hit of its rule could say as much
         for other in self.hits.values():
-            if (other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level
-                    and all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks))):
-                return True
+            if other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level:
+                if ranks is None:
+                    ranks = runtime.scoring.flow_ranks(hit[H_FLOWS])
+                if all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks)):
+                    return True
         return False
+
+    def latest_hit_time(self) -> int | None:
+        """The time of the newest hit held, None without hits."""
+        return max(map(_hit_time, self.hits.values()), default=None)
 
     def alerted_between(self, since: int, until: int) -> bool:
         """Whether any alert version of the account was reached at a point in [since, until)."""

@@ -86,6 +86,9 @@ class Typologies:
     def walk(self, state: AccountState, since: int) -> list[Alert]:
         """New alerts (or higher versions) at hit times from ``since`` to ``since`` + the longest
         window: the only times whose scores or amounts the latest change can have raised."""
+        latest = state.latest_hit_time()
+        if latest is None or latest < since:
+            return []  # no hit from ``since`` on, nothing to walk (most events of an account with old hits)
         ordered = sorted((hit[0], hit_id, hit) for hit_id, hit in state.hits.items())
         times = [h[0] for h in ordered]
         first = bisect_left(times, since)
