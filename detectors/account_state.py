@@ -434,12 +434,16 @@ class AccountState:
         re-judge an earlier point exactly. Keeping only the hits that add something bounds them by
         the episode's escalations instead of its payments.
         """
-        time, rule, level = hit[H_TIME], hit[H_RULE], hit[H_LEVEL]
+        return self.said_before(hit[H_RULE], hit[H_TIME], hit[H_LEVEL], hit[H_FLOWS], runtime)
+
+    def said_before(self, rule: str, time: int, level: int, flows: tuple[int, ...], runtime: Runtime) -> bool:
+        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before it
+        is built (or whatever its level up to ``level``, as a hit of at least it says as much)."""
         ranks = None  # the hit's own, only once another hit of its rule could say as much
         for other in self.hits.values():
             if other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level:
                 if ranks is None:
-                    ranks = runtime.scoring.flow_ranks(hit[H_FLOWS])
+                    ranks = runtime.scoring.flow_ranks(flows)
                 if all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks)):
                     return True
         return False

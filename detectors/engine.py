@@ -150,16 +150,28 @@ def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
     for index in range(begin, len(ledger)):
         anchor = ledger[index]
         end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
+        now = anchor[TIME]
         flows = None  # the anchor's window flows, read once for all its findings (hits change, money does not)
-        for rule_id, evaluate in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
+        fired = state.fired.get(now // MS_PER_DAY, 0)
+        for rule_id, evaluate, bit, max_level in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
+            if fired & bit:
+                # The rule fired today already. Where one of its hits in the day before says as much
+                # as any finding of it could, a finding would be dropped and change nothing: judging
+                # it is skipped (on a busy account it held on every payment, rescanning its window).
+                if flows is None:
+                    flows = state.window_flows(now, runtime)
+                if state.said_before(rule_id, now, max_level, flows, runtime):
+                    continue
             finding = evaluate(state, anchor, end)
             if finding is None:
                 continue
             level, reason, evidence = finding
-            state.note_fired(anchor[TIME], runtime.rarity.bit(rule_id))
+            if level > max_level:
+                raise ValueError(f"rule {rule_id} found level {level} above its max_level {max_level}")
+            state.note_fired(now, bit)
             if flows is None:
-                flows = state.window_flows(anchor[TIME], runtime)
-            hit = (anchor[TIME], rule_id, level, reason, evidence, flows, weigh(rule_id, anchor[TIME]))
+                flows = state.window_flows(now, runtime)
+            hit = (now, rule_id, level, reason, evidence, flows, weigh(rule_id, now))
             if state.says_as_much(hit, runtime):
                 continue
             hit_id = short_id(rule_id, anchor[EVENT_ID])

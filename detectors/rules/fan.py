@@ -29,6 +29,7 @@ class FanOutConfig(RuleConfig):
 class _Fan(Rule):
     """Counts distinct counterparties on one side within the window; new = first seen in it."""
 
+    max_level = NORMAL
     outgoing = False
     noun = ""
     verb = ""

@@ -34,6 +34,7 @@ class VolumeSpike(Rule):
     rule_id = "volume_spike"
     on_inflow = True
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: VolumeSpikeConfig, runtime) -> None:
         super().__init__(runtime)
