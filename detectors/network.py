@@ -107,8 +107,11 @@ class Network:
                                                   and state.one_way(party, outgoing)):
             return [], []
         lots = state.out_lots if outgoing else state.in_lots
-        lot = next((x for x in lots if x[L_PARTY] == party and time - x[L_LAST] <= self.lag), None)
-        if lot is None:
+        lag = self.lag
+        for lot in lots:  # the first of the party's lots within the lag, if any (a loop: no generator per payment)
+            if lot[L_PARTY] == party and time - lot[L_LAST] <= lag:
+                break
+        else:
             lot = [party, time, time, 0, event_id, False]
             lots.append(lot)
             if len(lots) > self.max_lots:
@@ -164,9 +167,9 @@ class Network:
         if len(state.out_lots) < 2:
             return []
         begun = out_lot[L_FIRST]
-        for lot in sorted(sources, key=lambda x: (-x[L_LAST], x[L_PARTY])):
-            if not (lot[L_FIRST] < begun and begun - lot[L_LAST] <= self.lag):
-                continue  # this outflow began before that money came, or long after
+        # Only money that came before this outflow began, and not long before, can be scattered by it.
+        scattered = [lot for lot in sources if lot[L_FIRST] < begun and begun - lot[L_LAST] <= self.lag]
+        for lot in sorted(scattered, key=lambda x: (-x[L_LAST], x[L_PARTY])):
             group = [o for o in state.out_lots if o[L_PARTY] != lot[L_PARTY] and lot[L_FIRST] < o[L_FIRST]
                      and o[L_FIRST] - lot[L_LAST] <= self.lag]
             if len(group) >= 2 and self._ratio_ok(sum(o[L_AMOUNT] for o in group), lot[L_AMOUNT]):
