@@ -47,7 +47,7 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     called for an own event); without one, every rule keeps its full weight.
     """
     runtime = config.runtime
-    weigh = _weigher(population, runtime)
+    weigh = _full_weight if population is None else population.weigher(runtime.rarity)
     if state is None:
         state = AccountState(msg.key)
     if type(msg) is CrossHit:
@@ -122,14 +122,8 @@ def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessag
 
 
 def _full_weight(rule: str, time: int) -> float:
+    """The weight factor of a rule's hit without a population: the rule's full weight."""
     return 1.0
-
-
-def _weigher(population: Population | None, runtime):
-    """The weight factor of a rule's hit on a day: from the partition's population, else 1."""
-    if population is None:
-        return _full_weight
-    return population.weigher(runtime.rarity)
 
 
 def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
@@ -146,7 +140,8 @@ def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
     begin = bisect_left(times, time)
     if begin == len(ledger):
         return
-    state.drop_own_hits(time, runtime.own_rules)
+    if state.hits:
+        state.drop_own_hits(time, runtime.own_rules)
     for index in range(begin, len(ledger)):
         anchor = ledger[index]
         end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
@@ -208,7 +203,8 @@ class Engine:
     stats: EngineStats = field(default_factory=EngineStats)
     partition_of: Callable[[str], int] = lambda account: 0
     populations: dict[int, Population] = field(default_factory=dict)
-    _partitions: dict[str, int] = field(default_factory=dict)  # partition_of, remembered per account
+    #: Each account's partition's population, remembered (partition_of hashes the account id).
+    _population_of: dict[str, Population] = field(default_factory=dict)
 
     def process(self, event: InputEvent) -> list[Alert]:
         """Route one event and follow every message it causes until none is left (FIFO)."""
@@ -245,12 +241,13 @@ class Engine:
 
     def _population(self, msg: AccountMessage) -> Population:
         """The account's partition's population, advanced (and the account noted) for an own event."""
-        partition = self._partitions.get(msg.key)
-        if partition is None:
-            partition = self._partitions[msg.key] = self.partition_of(msg.key)
-        population = self.populations.get(partition)
+        population = self._population_of.get(msg.key)
         if population is None:
-            population = self.populations[partition] = Population()
+            partition = self.partition_of(msg.key)
+            population = self.populations.get(partition)
+            if population is None:
+                population = self.populations[partition] = Population()
+            self._population_of[msg.key] = population
         if type(msg) is PaymentView or type(msg) is AccountChangeView:
             runtime = self.config.runtime
             population.advance(msg.time, runtime.lateness, self.accounts.get, runtime.rarity)
