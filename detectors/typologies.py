@@ -95,8 +95,11 @@ class Typologies:
         stop = since + self.max_window
         # Per typology, once per walk: the hits of its rules in time order, with the weight each
         # carries in it (a walk after a hit from another partition visits every point of a month);
-        # none where the hits cannot meet its requirements at any point.
-        weighed = [(typ, *found) for typ in self.typologies if (found := self._weighed(typ, ordered))]
+        # none where the hits in the walk's windows cannot meet its requirements at any point.
+        present = {hit[H_RULE] for _, _, hit in ordered[bisect_right(times, since - self.max_window) : bisect_right(times, stop)]}
+        weighed = [(typ, *found) for typ in self.typologies
+                   if not any(group.isdisjoint(present) for group in typ.requires)
+                   and (found := self._weighed(typ, ordered[bisect_right(times, since - typ.window) : bisect_right(times, stop)]))]
         if not weighed:
             return []
         alerts = []
@@ -124,9 +127,10 @@ class Typologies:
         return alerts
 
     def _weighed(self, typ: _Typology, ordered: list[tuple]) -> tuple[list[int], list[tuple[int, tuple]]] | None:
-        """The hits of ``ordered`` that ``typ`` weighs, in order: their times, and (weight, hit) pairs
-        with the weight the hit carries in it (its rule's, raised for a strong form, times its factor).
-        None when no point can have a hit of each ``requires`` group: there are none among them all."""
+        """The hits of ``ordered`` (those in some window of the walk's points) that ``typ`` weighs, in
+        order: their times, and (weight, hit) pairs with the weight the hit carries in it (its rule's,
+        raised for a strong form, times its factor). None when no point can have a hit of each
+        ``requires`` group: there are none among them all."""
         factors = self.runtime.high_factors
         times, weighed, rules = [], [], set()
         for time, _, hit in ordered:
