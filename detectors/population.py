@@ -132,16 +132,18 @@ class Population:
         within the last ``ALERTED_DAYS`` are left out, so that the mules a bank has found (when they
         are many, as in synthetic banks) do not make their own signals look common."""
         counts = [0] * (1 + len(rarity.counted))
+        known = (1 << len(rarity.counted)) - 1  # a state kept under other rules may hold other bits
         since, until = (day - ALERTED_DAYS) * MS_PER_DAY, (day + 1) * MS_PER_DAY
         for account in sorted(accounts):
             state = state_of(account)
             if state is None or day not in state.days or state.alerted_between(since, until):
                 continue
             counts[0] += 1
-            fired = state.fired.get(day, 0)
-            for i in range(len(rarity.counted)):
-                if fired >> i & 1:
-                    counts[1 + i] += 1
+            fired = state.fired.get(day, 0) & known
+            while fired:  # only the bits set (most accounts have none), lowest first
+                bit = fired & -fired
+                counts[bit.bit_length()] += 1  # signal i's bit is 1 << i, its count at 1 + i
+                fired ^= bit
         return counts
 
     def rebuild(self, states: Iterable[AccountState]) -> None:
