@@ -11,7 +11,8 @@ Money in ``ledger`` is in reference minor units; day and month buckets hold whol
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections import deque
+from collections import Counter, deque
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import orjson
@@ -48,6 +49,16 @@ NEW_ACCOUNT_MS = 30 * MS_PER_DAY
 SWEEP_DAYS = 7
 
 Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...], float]
+
+# Field readers for min()/map() over many records at C speed, where aging checks whether anything is
+# old enough before it rebuilds and caps count or pick what to drop: a hit's time and rule, a
+# counterparty's last payment, a token's time (network.T_TIME), a lot's last payment (network.L_LAST;
+# network imports this module, not the other way round).
+_hit_time = itemgetter(H_TIME)
+_hit_rule = itemgetter(H_RULE)
+_last_seen = itemgetter(1)  # of a counterparty record
+_token_time = itemgetter(0)
+_lot_last = itemgetter(2)
 
 
 class AccountState:
@@ -165,21 +176,29 @@ class AccountState:
                 del self.counterparties[key]
             for device in [d for d, v in self.devices.items() if v[1] < forget]:
                 del self.devices[device]
+        # Most account-days age nothing out of what follows: each part first checks, cheaply, that
+        # something is old enough, and only then rebuilds.
         horizon = time - runtime.keep_hits
-        if self.hits and min(v[H_TIME] for v in self.hits.values()) < horizon:
-            for hit_id in [h for h, v in self.hits.items() if v[H_TIME] < horizon]:
-                del self.hits[hit_id]
+        hits = self.hits
+        if hits and min(map(_hit_time, hits.values())) < horizon:
+            for hit_id in [h for h, v in hits.items() if v[H_TIME] < horizon]:
+                del hits[hit_id]
         if self.emitted:
             for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
                 del self.emitted[key]
-        for gone in [d for d in self.fired if d < day - FIRED_DAYS]:
-            del self.fired[gone]
-        traced = time - runtime.network.horizon
-        self.in_lots = [lot for lot in self.in_lots if lot[2] >= traced]
-        self.out_lots = [lot for lot in self.out_lots if lot[2] >= traced]
-        self.forwards = [f for f in self.forwards if f[0] >= traced]
-        for event_id in [e for e, t in self.tokens.items() if t[0] < traced]:
-            del self.tokens[event_id]
+        fired = self.fired
+        if fired and min(fired) < day - FIRED_DAYS:
+            for gone in [d for d in fired if d < day - FIRED_DAYS]:
+                del fired[gone]
+        if self.in_lots or self.out_lots or self.forwards or self.tokens:
+            traced = time - runtime.network.horizon
+            self.in_lots = _age_lots(self.in_lots, traced)
+            self.out_lots = _age_lots(self.out_lots, traced)
+            _age_sorted(self.forwards, traced)
+            tokens = self.tokens
+            if tokens and min(map(_token_time, tokens.values())) < traced:
+                for event_id in [e for e, t in tokens.items() if t[0] < traced]:
+                    del tokens[event_id]
 
     # ---- applying events -------------------------------------------------------------------
 
@@ -246,16 +265,15 @@ class AccountState:
         the earliest of the day the deployment had seen ``baseline_active_days`` days with payments
         of it (``settled_at``), ``baseline_watch_days`` after it first saw the account at all, and
         its opening when the feed showed that and the account is young (its whole life is in view).
-        None: not yet (the warm-up)."""
-        candidates = []
-        if self.settled_at is not None:
-            candidates.append(self.settled_at)
+        None: not yet (the warm-up). (Asked on most payments: a running minimum, no list.)"""
+        known_from = self.settled_at
         if self.observed_since is not None:
-            candidates.append(self.observed_since + runtime.baseline_watch)
+            watched = self.observed_since + runtime.baseline_watch
+            if known_from is None or watched < known_from:
+                known_from = watched
         opened = self.opened_at
-        if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS:
-            candidates.append(opened)
-        known_from = min(candidates, default=None)
+        if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS and (known_from is None or opened < known_from):
+            known_from = opened
         return known_from if known_from is not None and known_from <= self.watermark else None
 
     def is_new(self, party: str, time: int, within: int, runtime: Runtime) -> bool:
@@ -345,8 +363,10 @@ class AccountState:
         seen = self.counterparties.get(key)
         if seen is None:
             if len(self.counterparties) >= runtime.max_counterparties:
+                # The least recently seen goes (ties: the smallest key); at C speed, as an account
+                # with many payers does this on nearly every payment.
                 cps = self.counterparties
-                del cps[min(cps, key=lambda k: (cps[k][1], k))]
+                del cps[min(zip(map(_last_seen, cps.values()), cps))[1]]
             self.counterparties[key] = [time, time, flag, int(outgoing)]
             self.days[time // MS_PER_DAY][NEW_SENDERS + int(outgoing)] += 1
             return
@@ -414,13 +434,23 @@ class AccountState:
         re-judge an earlier point exactly. Keeping only the hits that add something bounds them by
         the episode's escalations instead of its payments.
         """
-        time, rule, level = hit[H_TIME], hit[H_RULE], hit[H_LEVEL]
-        ranks = runtime.scoring.flow_ranks(hit[H_FLOWS])
+        return self.said_before(hit[H_RULE], hit[H_TIME], hit[H_LEVEL], hit[H_FLOWS], runtime)
+
+    def said_before(self, rule: str, time: int, level: int, flows: tuple[int, ...], runtime: Runtime) -> bool:
+        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before it
+        is built (or whatever its level up to ``level``, as a hit of at least it says as much)."""
+        ranks = None  # the hit's own, only once another hit of its rule could say as much
         for other in self.hits.values():
-            if (other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level
-                    and all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks))):
-                return True
+            if other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level:
+                if ranks is None:
+                    ranks = runtime.scoring.flow_ranks(flows)
+                if all(a >= b for a, b in zip(runtime.scoring.flow_ranks(other[H_FLOWS]), ranks)):
+                    return True
         return False
+
+    def latest_hit_time(self) -> int | None:
+        """The time of the newest hit held, None without hits."""
+        return max(map(_hit_time, self.hits.values()), default=None)
 
     def alerted_between(self, since: int, until: int) -> bool:
         """Whether any alert version of the account was reached at a point in [since, until)."""
@@ -436,6 +466,9 @@ class AccountState:
         """Drop the oldest hits beyond the per-rule cap, then beyond the overall cap."""
         hits = self.hits
         if len(hits) <= min(runtime.max_hits_per_rule, runtime.max_hits):
+            return
+        per_rule = Counter(map(_hit_rule, hits.values()))  # at C speed: busy accounts get here on every event
+        if len(hits) <= runtime.max_hits and max(per_rule.values()) <= runtime.max_hits_per_rule:
             return
         by_rule: dict[str, list[tuple[int, str]]] = {}
         for hit_id, hit in hits.items():
@@ -465,26 +498,30 @@ class AccountState:
         The end's own day comes from the ledger (exact as of ``end``) while the ledger still holds
         it, else from the day bucket.
         """
-        inflow = outflow = 0
-        first_day, last_day = start // MS_PER_DAY, end // MS_PER_DAY
-        day_start = last_day * MS_PER_DAY
-        exact = day_start >= self.watermark - runtime.keep_ledger
-        days = self.days
-        for day in range(first_day, last_day if exact else last_day + 1):
-            bucket = days.get(day)
-            if bucket is not None:
-                inflow += bucket[0] * 100
-                outflow += bucket[1] * 100
-        if exact:
-            ledger = self.ledger
-            upto = self.upto(end)
-            for i in range(self.window(day_start, upto), upto):
-                entry = ledger[i]
-                if entry[OUTGOING]:
-                    outflow += entry[AMOUNT]
-                else:
-                    inflow += entry[AMOUNT]
+        inflow, outflow, stop = self._end_day(end, runtime)
+        active, days = self.active_days, self.days
+        for i in range(bisect_left(active, start // MS_PER_DAY), bisect_left(active, stop)):
+            bucket = days[active[i]]
+            inflow += bucket[INFLOW] * 100
+            outflow += bucket[OUTFLOW] * 100
         return inflow, outflow
+
+    def _end_day(self, end: int, runtime: Runtime) -> tuple[int, int, int]:
+        """For ``flows``: the end's own day read from the ledger as of ``end`` while the ledger still
+        holds it, as (inflow, outflow, first day left to the buckets); else (0, 0, the day after)."""
+        last_day = end // MS_PER_DAY
+        day_start = last_day * MS_PER_DAY
+        if day_start < self.watermark - runtime.keep_ledger:
+            return 0, 0, last_day + 1
+        inflow = outflow = 0
+        times = self.ledger_times
+        upto = bisect_right(times, end)
+        for entry in self.ledger[bisect_left(times, day_start, 0, upto):upto]:
+            if entry[OUTGOING]:
+                outflow += entry[AMOUNT]
+            else:
+                inflow += entry[AMOUNT]
+        return inflow, outflow, last_day
 
     def cache_baseline(self, key: tuple[str, int], value: object) -> None:
         """Keep a rule's baseline for a day, forgetting those of other days (keys hold one day)."""
@@ -494,10 +531,24 @@ class AccountState:
         cache[key] = value
 
     def window_flows(self, time: int, runtime: Runtime) -> tuple[int, ...]:
-        """Inflow and outflow over each typology window up to ``time``: what a hit carries."""
+        """Inflow and outflow over each typology window up to ``time``: what a hit carries.
+
+        ``flows`` for each window, computed at once: the windows all end at ``time`` (the ledger's
+        part is read once) and are nested, shortest first, so each adds the day buckets before the
+        previous one's to its sums.
+        """
+        inflow, outflow, stop = self._end_day(time, runtime)
+        active, days = self.active_days, self.days
+        i = bisect_left(active, stop)
         flows: list[int] = []
         for window in runtime.flow_windows:
-            flows.extend(self.flows(time - window, time, runtime))
+            first = (time - window) // MS_PER_DAY
+            while i and active[i - 1] >= first:
+                i -= 1
+                bucket = days[active[i]]
+                inflow += bucket[INFLOW] * 100
+                outflow += bucket[OUTFLOW] * 100
+            flows += (inflow, outflow)
         return tuple(flows)
 
     # ---- bytes -----------------------------------------------------------------------------
@@ -559,6 +610,7 @@ class AccountState:
 
 
 def _age_sorted(entries: list[tuple], horizon: int) -> None:
+    """Drop the entries older than ``horizon`` from a list sorted by time (its first field)."""
     if entries and entries[0][0] < horizon:
         cut = bisect_left(entries, (horizon,))
         del entries[:cut]
@@ -572,3 +624,11 @@ def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
     entries.insert(at, entry)
     if len(entries) > cap:
         del entries[0]
+
+
+def _age_lots(lots: list[list], horizon: int) -> list[list]:
+    """The money-tracing lots (see ``network``) whose last payment is not older than ``horizon``:
+    the same list when none is (lots are few and rarely expire), else a new one in the same order."""
+    if lots and min(map(_lot_last, lots)) < horizon:
+        return [lot for lot in lots if lot[2] >= horizon]
+    return lots

@@ -47,7 +47,7 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     called for an own event); without one, every rule keeps its full weight.
     """
     runtime = config.runtime
-    weigh = _weigher(population, runtime)
+    weigh = _full_weight if population is None else population.weigher(runtime.rarity)
     if state is None:
         state = AccountState(msg.key)
     if type(msg) is CrossHit:
@@ -122,14 +122,8 @@ def _forwards(state: AccountState, msg: AccountMessage) -> list[IdentifierMessag
 
 
 def _full_weight(rule: str, time: int) -> float:
+    """The weight factor of a rule's hit without a population: the rule's full weight."""
     return 1.0
-
-
-def _weigher(population: Population | None, runtime):
-    """The weight factor of a rule's hit on a day: from the partition's population, else 1."""
-    if population is None:
-        return _full_weight
-    return population.weigher(runtime.rarity)
 
 
 def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
@@ -146,18 +140,33 @@ def _evaluate_from(state: AccountState, time: int, runtime, weigh) -> None:
     begin = bisect_left(times, time)
     if begin == len(ledger):
         return
-    state.drop_own_hits(time, runtime.own_rules)
+    if state.hits:
+        state.drop_own_hits(time, runtime.own_rules)
     for index in range(begin, len(ledger)):
         anchor = ledger[index]
         end = index + 1 if index + 1 == len(times) or times[index + 1] != anchor[TIME] else bisect_right(times, anchor[TIME])
-        for rule_id, evaluate in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
+        now = anchor[TIME]
+        flows = None  # the anchor's window flows, read once for all its findings (hits change, money does not)
+        fired = state.fired.get(now // MS_PER_DAY, 0)
+        for rule_id, evaluate, bit, max_level in (runtime.outflow_rules if anchor[OUTGOING] else runtime.inflow_rules):
+            if fired & bit:
+                # The rule fired today already. Where one of its hits in the day before says as much
+                # as any finding of it could, a finding would be dropped and change nothing: judging
+                # it is skipped (on a busy account it held on every payment, rescanning its window).
+                if flows is None:
+                    flows = state.window_flows(now, runtime)
+                if state.said_before(rule_id, now, max_level, flows, runtime):
+                    continue
             finding = evaluate(state, anchor, end)
             if finding is None:
                 continue
             level, reason, evidence = finding
-            state.note_fired(anchor[TIME], runtime.rarity.bit(rule_id))
-            hit = (anchor[TIME], rule_id, level, reason, evidence, state.window_flows(anchor[TIME], runtime),
-                   weigh(rule_id, anchor[TIME]))
+            if level > max_level:
+                raise ValueError(f"rule {rule_id} found level {level} above its max_level {max_level}")
+            state.note_fired(now, bit)
+            if flows is None:
+                flows = state.window_flows(now, runtime)
+            hit = (now, rule_id, level, reason, evidence, flows, weigh(rule_id, now))
             if state.says_as_much(hit, runtime):
                 continue
             hit_id = short_id(rule_id, anchor[EVENT_ID])
@@ -194,7 +203,8 @@ class Engine:
     stats: EngineStats = field(default_factory=EngineStats)
     partition_of: Callable[[str], int] = lambda account: 0
     populations: dict[int, Population] = field(default_factory=dict)
-    _partitions: dict[str, int] = field(default_factory=dict)  # partition_of, remembered per account
+    #: Each account's partition's population, remembered (partition_of hashes the account id).
+    _population_of: dict[str, Population] = field(default_factory=dict)
 
     def process(self, event: InputEvent) -> list[Alert]:
         """Route one event and follow every message it causes until none is left (FIFO)."""
@@ -231,12 +241,13 @@ class Engine:
 
     def _population(self, msg: AccountMessage) -> Population:
         """The account's partition's population, advanced (and the account noted) for an own event."""
-        partition = self._partitions.get(msg.key)
-        if partition is None:
-            partition = self._partitions[msg.key] = self.partition_of(msg.key)
-        population = self.populations.get(partition)
+        population = self._population_of.get(msg.key)
         if population is None:
-            population = self.populations[partition] = Population()
+            partition = self.partition_of(msg.key)
+            population = self.populations.get(partition)
+            if population is None:
+                population = self.populations[partition] = Population()
+            self._population_of[msg.key] = population
         if type(msg) is PaymentView or type(msg) is AccountChangeView:
             runtime = self.config.runtime
             population.advance(msg.time, runtime.lateness, self.accounts.get, runtime.rarity)

@@ -106,7 +106,10 @@ class Population:
 
     def touch(self, account: str, time: int) -> None:
         """An own event of ``account`` at ``time`` is being applied (after ``advance``)."""
-        self.pending.setdefault(time // MS_PER_DAY, set()).add(account)
+        accounts = self.pending.get(time // MS_PER_DAY)
+        if accounts is None:  # not setdefault: it would build an empty set for every event
+            accounts = self.pending[time // MS_PER_DAY] = set()
+        accounts.add(account)
 
     def advance(self, time: int, lateness: int, state_of: Callable[[str], AccountState | None], rarity: Rarity) -> bool:
         """Close every day that ended more than the lateness before ``time``; True if any closed."""
@@ -133,20 +136,22 @@ class Population:
         counterparties yet: counted, they would make a new deployment's first weeks look as if it
         were rare."""
         counts = [0] * (1 + len(rarity.counted))
+        known = (1 << len(rarity.counted)) - 1  # a state kept under other rules may hold other bits
         since, until = (day - ALERTED_DAYS) * MS_PER_DAY, (day + 1) * MS_PER_DAY
         start = day * MS_PER_DAY
         for account in sorted(accounts):
             state = state_of(account)
             if state is None or day not in state.days or state.alerted_between(since, until):
                 continue
-            known = state.known_from(rarity.runtime)
-            if known is None or known > start:
+            warm_from = state.known_from(rarity.runtime)
+            if warm_from is None or warm_from > start:
                 continue
             counts[0] += 1
-            fired = state.fired.get(day, 0)
-            for i in range(len(rarity.counted)):
-                if fired >> i & 1:
-                    counts[1 + i] += 1
+            fired = state.fired.get(day, 0) & known
+            while fired:  # only the bits set (most accounts have none), lowest first
+                bit = fired & -fired
+                counts[bit.bit_length()] += 1  # signal i's bit is 1 << i, its count at 1 + i
+                fired ^= bit
         return counts
 
     def rebuild(self, states: Iterable[AccountState]) -> None:

@@ -46,8 +46,6 @@ class Runtime:
 
         rules = config.rules
         self.rules = [cls(getattr(rules, cls.rule_id), self) for cls in PAYMENT_RULES if getattr(rules, cls.rule_id).enabled]
-        self.inflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_inflow]
-        self.outflow_rules = [(r.rule_id, r.evaluate) for r in self.rules if r.on_outflow]
         self.gather_scatter = GatherScatter(rules.gather_scatter, self) if rules.gather_scatter.enabled else None
         repeated = rules.repeated_pass_through
         self.repeated_pass_through = RepeatedPassThrough(repeated, self) if repeated.enabled and rules.pass_through.enabled else None
@@ -68,10 +66,15 @@ class Runtime:
         self.high_factors.update(dict.fromkeys(NETWORK_RULE_IDS, config.network.high_weight_factor))
 
         self.typologies = Typologies(config.typologies, self)
-        #: The distinct typology windows (ms), in the order hits carry their flows (see H_FLOWS).
+        #: The distinct typology windows (ms), shortest first: the order hits carry their flows (see H_FLOWS).
         self.flow_windows = sorted({t.window for t in self.typologies.typologies})
         self.network = Network(config.network, self)
         self.rarity = Rarity(config.population, self)
+        #: The payment rules judged on an inflow or an outflow, in order, as (rule_id, evaluate, the
+        #: rule's bit in ``fired``, its max_level): what the engine reads for every payment.
+        judged = [(r, (r.rule_id, r.evaluate, self.rarity.bit(r.rule_id), r.max_level)) for r in self.rules]
+        self.inflow_rules = [entry for r, entry in judged if r.on_inflow]
+        self.outflow_rules = [entry for r, entry in judged if r.on_outflow]
         self.scoring = Scoring(config.severity, config.version, self)
         self.cooldowns = self.typologies.cooldowns
         self.keep_hits = max(self.typologies.max_window, days(repeated.window_days) if repeated.enabled else 0) + self.lateness

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 from pydantic import model_validator
@@ -52,14 +53,18 @@ class Scoring:
             (round(config.high_amount * 100), Severity.HIGH),
             (round(config.medium_amount * 100), Severity.MEDIUM),
         ]
+        #: The ladder's floors lowest first: how many of them an amount reaches, plus one, is its rank.
+        self.rank_floors = [floor for floor, _ in reversed(self.ladder)]
         self.actions = dict(config.actions)
         self.without_rate = config.without_rate
         self.config_version = config_version
         self.runtime = runtime
 
     def flow_ranks(self, flows: tuple[int, ...]) -> tuple[int, ...]:
-        """The severity rank each typology window's money would give, (in, out) pair by pair."""
-        return tuple(self.severity(max(flows[i], flows[i + 1])).rank for i in range(0, len(flows), 2))
+        """The severity rank each typology window's money would give, (in, out) pair by pair: as
+        ``severity(...).rank``, by bisecting the ascending floors (asked for every finding)."""
+        floors = self.rank_floors
+        return tuple(1 + bisect_right(floors, max(flows[i], flows[i + 1])) for i in range(0, len(flows), 2))
 
     def severity(self, moved: int) -> Severity:
         """Severity for an amount moved (minor units): the larger of inflow and outflow."""

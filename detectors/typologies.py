@@ -86,11 +86,22 @@ class Typologies:
     def walk(self, state: AccountState, since: int) -> list[Alert]:
         """New alerts (or higher versions) at hit times from ``since`` to ``since`` + the longest
         window: the only times whose scores or amounts the latest change can have raised."""
+        latest = state.latest_hit_time()
+        if latest is None or latest < since:
+            return []  # no hit from ``since`` on, nothing to walk (most events of an account with old hits)
         ordered = sorted((hit[0], hit_id, hit) for hit_id, hit in state.hits.items())
         times = [h[0] for h in ordered]
         first = bisect_left(times, since)
         stop = since + self.max_window
-        factors = self.runtime.high_factors
+        # Per typology, once per walk: the hits of its rules in time order, with the weight each
+        # carries in it (a walk after a hit from another partition visits every point of a month);
+        # none where the hits in the walk's windows cannot meet its requirements at any point.
+        present = {hit[H_RULE] for _, _, hit in ordered[bisect_right(times, since - self.max_window) : bisect_right(times, stop)]}
+        weighed = [(typ, *found) for typ in self.typologies
+                   if not any(group.isdisjoint(present) for group in typ.requires)
+                   and (found := self._weighed(typ, ordered[bisect_right(times, since - typ.window) : bisect_right(times, stop)]))]
+        if not weighed:
+            return []
         alerts = []
         previous = None
         for index in range(first, len(ordered)):
@@ -100,18 +111,10 @@ class Typologies:
             if now == previous:
                 continue
             previous = now
-            upto = bisect_right(times, now)
-            for typ in self.typologies:
+            for typ, its_times, its_hits in weighed:
                 best: dict[str, tuple[int, tuple]] = {}
-                for _, _, hit in ordered[bisect_right(times, now - typ.window) : upto]:
+                for weight, hit in its_hits[bisect_right(its_times, now - typ.window) : bisect_right(its_times, now)]:
                     rule = hit[H_RULE]
-                    weight = typ.weights.get(rule)
-                    if weight is None:
-                        continue
-                    if hit[H_LEVEL] == HIGH:
-                        weight = min(100, round(weight * factors.get(rule, 1.0)))
-                    if hit[H_FACTOR] != 1.0:
-                        weight = round(weight * hit[H_FACTOR])
                     held = best.get(rule)
                     if held is None or weight >= held[0]:
                         best[rule] = (weight, hit)
@@ -122,6 +125,29 @@ class Typologies:
                 if alert is not None:
                     alerts.append(alert)
         return alerts
+
+    def _weighed(self, typ: _Typology, ordered: list[tuple]) -> tuple[list[int], list[tuple[int, tuple]]] | None:
+        """The hits of ``ordered`` (those in some window of the walk's points) that ``typ`` weighs, in
+        order: their times, and (weight, hit) pairs with the weight the hit carries in it (its rule's,
+        raised for a strong form, times its factor). None when no point can have a hit of each
+        ``requires`` group: there are none among them all."""
+        factors = self.runtime.high_factors
+        times, weighed, rules = [], [], set()
+        for time, _, hit in ordered:
+            rule = hit[H_RULE]
+            weight = typ.weights.get(rule)
+            if weight is None:
+                continue
+            if hit[H_LEVEL] == HIGH:
+                weight = min(100, round(weight * factors.get(rule, 1.0)))
+            if hit[H_FACTOR] != 1.0:
+                weight = round(weight * hit[H_FACTOR])
+            times.append(time)
+            weighed.append((weight, hit))
+            rules.add(rule)
+        if any(group.isdisjoint(rules) for group in typ.requires):
+            return None
+        return times, weighed
 
     def _emit(self, state: AccountState, typ: _Typology, now: int, score: int, contributions) -> Alert | None:
         runtime = self.runtime

@@ -32,6 +32,10 @@ class Rule:
     days_needed = 0
     periods_needed = 0
     high_weight_factor = 1.0
+    #: The strongest level a finding of the rule can have: NORMAL for a rule without a strong form.
+    #: The engine skips judging a rule again where one of its hits already says as much as any finding
+    #: of this level could (see ``engine._evaluate_from``), so a rule must never find above it.
+    max_level: ClassVar[int] = HIGH
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

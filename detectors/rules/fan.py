@@ -29,6 +29,7 @@ class FanOutConfig(RuleConfig):
 class _Fan(Rule):
     """Counts distinct counterparties on one side within the window; new = first seen in it."""
 
+    max_level = NORMAL
     outgoing = False
     noun = ""
     verb = ""
@@ -48,23 +49,22 @@ class _Fan(Rule):
         if end - start < self.minimum:
             return None
         ledger = state.ledger
-        outgoing = self.outgoing
-        parties: dict[str, int] = {}
-        total = 0
-        ids = []
-        for i in range(start, end):
-            entry = ledger[i]
-            if entry[OUTGOING] is outgoing and entry[AMOUNT] >= self.min_amount and not entry[SALE]:
-                parties[entry[COUNTERPARTY]] = entry[TIME]
-                total += entry[AMOUNT]
-                ids.append(entry[EVENT_ID])
+        outgoing, min_amount = self.outgoing, self.min_amount
+        # Comprehensions, not a loop of appends: a busy account's window is the whole capped ledger.
+        moved = [e for e in ledger[start:end] if e[OUTGOING] is outgoing and e[AMOUNT] >= min_amount and not e[SALE]]
+        if len(moved) < self.minimum:
+            return None
+        parties = {e[COUNTERPARTY] for e in moved}
         if len(parties) < self.minimum:
             return None
         window_start = now - self.window
         known = state.counterparties
-        new = sum(1 for key in parties if key not in known or known[key][0] >= window_start)
+        # New: not known, or first seen within the window. Counted from the (few) known parties.
+        new = len(parties) - sum(1 for key in parties & known.keys() if known[key][0] < window_start)
         if new < self.minimum_new:
             return None
+        total = sum([e[AMOUNT] for e in moved])
+        ids = [e[EVENT_ID] for e in moved]
         span = now - ledger[state.window(window_start, end)][TIME]
         reason = (
             f"{len(parties)} {self.noun} ({new} new) {self.verb} {self.money.describe(total, state.currency)}"

@@ -23,6 +23,7 @@ class NewAccountHeavyUse(Rule):
     rule_id = "new_account_heavy_use"
     on_inflow = True
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: NewAccountHeavyUseConfig, runtime) -> None:
         super().__init__(runtime)

@@ -20,6 +20,7 @@ class NewBeneficiaryPaid(Rule):
 
     rule_id = "new_beneficiary_paid"
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: NewBeneficiaryPaidConfig, runtime) -> None:
         super().__init__(runtime)

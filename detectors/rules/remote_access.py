@@ -26,6 +26,7 @@ class RemoteAccess(Rule):
 
     rule_id = "remote_access"
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: RemoteAccessConfig, runtime) -> None:
         super().__init__(runtime)

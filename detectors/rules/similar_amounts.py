@@ -32,6 +32,7 @@ class SimilarAmounts(Rule):
     rule_id = "similar_amounts"
     on_inflow = True
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: SimilarAmountsConfig, runtime) -> None:
         super().__init__(runtime)

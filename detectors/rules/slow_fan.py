@@ -10,6 +10,7 @@ currency and scale with the account, not the bank.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from math import ceil
 from typing import Annotated
 
@@ -59,6 +60,7 @@ class _SlowFan(Rule):
     def __init__(self, config: SlowFanConfig, runtime) -> None:
         super().__init__(runtime)
         self.windows = list(zip(config.windows_days, config.min_new))
+        self.shortest = min(config.windows_days)
         self.multiple = config.baseline_multiple
         self.baseline_days = config.baseline_days
         self.warmup = config.warmup_days
@@ -73,6 +75,8 @@ class _SlowFan(Rule):
         if seen is None or seen[0] != anchor[TIME]:
             return None  # only a counterparty met for the first time can raise the count
         today = anchor[TIME] // MS_PER_DAY
+        if bisect_left(state.active_days, today - self.shortest + 1) < self.warmup:
+            return None  # the warm-up: not even the shortest window has its days with payments before it
         histories = self._histories(state, today)
         best = None
         for (window, minimum), (history, active_before) in zip(self.windows, histories):

@@ -34,6 +34,7 @@ class VolumeSpike(Rule):
     rule_id = "volume_spike"
     on_inflow = True
     on_outflow = True
+    max_level = NORMAL
 
     def __init__(self, config: VolumeSpikeConfig, runtime) -> None:
         super().__init__(runtime)
@@ -50,9 +51,7 @@ class VolumeSpike(Rule):
         now = anchor[TIME]
         ledger = state.ledger
         start = state.window(now - MS_PER_DAY + 1, end)
-        volume = 0
-        for i in range(start, end):
-            volume += ledger[i][AMOUNT]
+        volume = sum([entry[AMOUNT] for entry in ledger[start:end]])
         if volume < self.floor:
             return None
         mean, sd, peak, active = self._baseline(state, now // MS_PER_DAY)
