@@ -435,8 +435,8 @@ class AccountState:
         return self.said_before(hit[H_RULE], hit[H_TIME], hit[H_LEVEL], hit[H_FLOWS], runtime)
 
     def said_before(self, rule: str, time: int, level: int, flows: tuple[int, ...], runtime: Runtime) -> bool:
-        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before it
-        is built (or whatever its level up to ``level``, as a hit of at least it says as much)."""
+        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before the
+        hit is built. What says as much as a hit of ``level`` also does for any lower level."""
         ranks = None  # the hit's own, only once another hit of its rule could say as much
         for other in self.hits.values():
             if other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level:
