@@ -52,13 +52,11 @@ Hit = tuple[int, str, int, str, tuple[str, ...], tuple[int, ...], float]
 
 # Field readers for min()/map() over many records at C speed, where aging checks whether anything is
 # old enough before it rebuilds and caps count or pick what to drop: a hit's time and rule, a
-# counterparty's last payment, a token's time (network.T_TIME), a lot's last payment (network.L_LAST;
-# network imports this module, not the other way round).
+# counterparty's last payment, a token's time (network.T_TIME; network imports this module).
 _hit_time = itemgetter(H_TIME)
 _hit_rule = itemgetter(H_RULE)
 _last_seen = itemgetter(1)  # of a counterparty record
 _token_time = itemgetter(0)
-_lot_last = itemgetter(2)
 
 
 class AccountState:
@@ -437,8 +435,8 @@ class AccountState:
         return self.said_before(hit[H_RULE], hit[H_TIME], hit[H_LEVEL], hit[H_FLOWS], runtime)
 
     def said_before(self, rule: str, time: int, level: int, flows: tuple[int, ...], runtime: Runtime) -> bool:
-        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before it
-        is built (or whatever its level up to ``level``, as a hit of at least it says as much)."""
+        """``says_as_much`` for a hit of ``rule`` at ``time`` with ``level`` and ``flows``, before the
+        hit is built. What says as much as a hit of ``level`` also does for any lower level."""
         ranks = None  # the hit's own, only once another hit of its rule could say as much
         for other in self.hits.values():
             if other[H_RULE] == rule and time - MS_PER_DAY < other[H_TIME] <= time and other[H_LEVEL] >= level:
@@ -627,8 +625,11 @@ def _insert_capped(entries: list[tuple], entry: tuple, cap: int) -> None:
 
 
 def _age_lots(lots: list[list], horizon: int) -> list[list]:
-    """The money-tracing lots (see ``network``) whose last payment is not older than ``horizon``:
-    the same list when none is (lots are few and rarely expire), else a new one in the same order."""
-    if lots and min(map(_lot_last, lots)) < horizon:
-        return [lot for lot in lots if lot[2] >= horizon]
+    """The money-tracing lots (see ``network``) whose last payment (``network.L_LAST``; network
+    imports this module) is not older than ``horizon``: the same list when none is (lots are few and
+    rarely expire; a loop that stops at the first is cheaper for them than min()), else a new one in
+    the same order."""
+    for lot in lots:
+        if lot[2] < horizon:
+            return [lot for lot in lots if lot[2] >= horizon]
     return lots

@@ -99,7 +99,8 @@ def apply_identifier(state: IdentifierState | None, msg: IdentifierMessage, conf
     state._add(at, entry)
     if msg.time > state.watermark:
         state.watermark = msg.time
-    _enforce_bounds(state, rule)
+    if entries[0][TIME] < state.watermark - rule.window or len(entries) > rule.hard_max_entries:
+        _enforce_bounds(state, rule)  # only when something is out of bounds (a call per use otherwise)
     if len(state.customers) < rule.min_customers or entry not in entries:
         return IdentifierOutcome(state, [])
     return IdentifierOutcome(state, _hits_from(state, rule, bisect_left(entries, entry)))

@@ -179,10 +179,11 @@ class Network:
             return []
         # Only money that came before this outflow began can be scattered by it.
         scattered = [lot for lot in sources if lot[L_FIRST] < began]
+        lag = self.lag
         for lot in sorted(scattered, key=lambda x: (-x[L_LAST], x[L_PARTY])):
-            group = [o for o in state.out_lots if o[L_PARTY] != lot[L_PARTY] and lot[L_FIRST] < o[L_FIRST]
-                     and o[L_FIRST] - lot[L_LAST] <= self.lag]
-            if len(group) >= 2 and self._ratio_ok(sum(o[L_AMOUNT] for o in group), lot[L_AMOUNT]):
+            first, last, source = lot[L_FIRST], lot[L_LAST], lot[L_PARTY]
+            group = [o for o in state.out_lots if first < o[L_FIRST] and o[L_FIRST] - last <= lag and o[L_PARTY] != source]
+            if len(group) >= 2 and self._ratio_ok(sum([o[L_AMOUNT] for o in group]), lot[L_AMOUNT]):
                 return [(o, lot) for o in sorted(group) if not o[L_FORWARDED]]
         return []
 

@@ -38,11 +38,17 @@ class RemoteAccess(Rule):
         accesses = state.accesses
         if not accesses:
             return None
+        home = state.kyc_country
+        if home is not None:
+            for access in accesses:
+                if access[2] != home:
+                    break
+            else:
+                return None  # every access kept is from home (most accounts): nothing remote, no travel
         now = anchor[TIME]
         recent = [a for a in accesses if now - self.window <= a[0] <= now]
         if not recent:
             return None
-        home = state.kyc_country
         countries = {a[2] for a in recent}
         if len(countries) == 1 and home in (None, *countries):
             return None  # one country, the home one (or home unknown): nothing remote, no travel
