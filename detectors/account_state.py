@@ -23,7 +23,7 @@ from detectors.messages import AccountChangeView, PaymentView
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
-FORMAT = 3
+FORMAT = 4  # 4 added ``in_view_at``; a format-3 state is read without it
 
 # Ledger entry: (time, event_id, outgoing, amount_minor, counterparty, sale). ``sale``: a card
 # purchase or sale (money.sale_methods): trade with a merchant, not a transfer between people.
@@ -67,7 +67,7 @@ class AccountState:
         "currency", "currency_at", "observed_since", "settled_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
         "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "in_lots", "out_lots",
-        "forwards", "tokens", "fired", "baseline_cache",
+        "forwards", "tokens", "fired", "baseline_cache", "in_view_at",
     )
 
     def __init__(self, account_id: str) -> None:
@@ -86,6 +86,12 @@ class AccountState:
         #: payments of the account: from then on a counterparty met for the first time is new to it
         #: (see ``is_new``); before, merely unknown. None until then.
         self.settled_at: int | None = None
+        #: Set when the deployment first saw the account after it had watched the account's partition
+        #: for the warm-up (see ``engine.apply_account``): the account had no payment before, so none
+        #: of its payees is established. Only pass-through reads it: tracing money still waits for
+        #: the account's own history (``known_from``), since with a few payments seen every
+        #: counterparty is new and chance "forwards" are many.
+        self.in_view_at: int | None = None
         self.watermark = 0
         self.dedupe_floor = -1  # events at or before this time can no longer be proven new
         self.seen: dict[str, int] = {}
@@ -273,6 +279,14 @@ class AccountState:
         if opened is not None and opened >= self.watermark - NEW_ACCOUNT_MS and (known_from is None or opened < known_from):
             known_from = opened
         return known_from if known_from is not None and known_from <= self.watermark else None
+
+    def payees_known_from(self, runtime: Runtime) -> int | None:
+        """From when a payee first paid is not established: ``known_from``, or from its first event
+        for an account first seen once its partition was watched (``in_view_at``)."""
+        known_from = self.known_from(runtime)
+        if self.in_view_at is not None and (known_from is None or self.in_view_at < known_from):
+            return self.in_view_at
+        return known_from
 
     def is_new(self, party: str, time: int, within: int, runtime: Runtime) -> bool:
         """Whether ``party`` was first met at most ``within`` before ``time``, after the warm-up."""
@@ -568,15 +582,15 @@ class AccountState:
             sorted([k[0], k[1], *v] for k, v in self.emitted.items()),
             sorted(self.in_lots), sorted(self.out_lots), self.forwards,
             sorted([k, *v] for k, v in self.tokens.items()),
-            sorted(self.fired.items()),
+            sorted(self.fired.items()), self.in_view_at,
         ])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AccountState:
         (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
          currency_at, observed_since, settled_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
-         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens, fired) = orjson.loads(data)
-        if fmt != FORMAT:
+         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens, fired, *rest) = orjson.loads(data)
+        if fmt not in (3, FORMAT):
             raise ValueError(f"account state format {fmt} is not {FORMAT}")
         state = cls(account_id)
         state.customer_id, state.kyc_country, state.kyc_at = customer_id, kyc_country, kyc_at
@@ -604,6 +618,8 @@ class AccountState:
         state.forwards = [tuple(f) for f in forwards]
         state.tokens = {k: (t, e, s, h, a, o, tuple(p)) for k, t, e, s, h, a, o, p in tokens}
         state.fired = {d: bits for d, bits in fired}
+        if fmt == FORMAT:
+            state.in_view_at = rest[0]
         return state
 
 

@@ -61,6 +61,11 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     if state.is_late(time, runtime.lateness):
         return AccountOutcome(state, [], [], late=True)
     state.learn_customer(msg.customer_id)
+    if state.observed_since is None and population is not None and population.watched_for(time, runtime.baseline_watch):
+        # First seen once the deployment had watched its partition for the warm-up: no payment
+        # before, none missed, so none of its payees is established (a shell account woken up by
+        # its buyer has no time to wait out).
+        state.in_view_at = time
     forwards = _forwards(state, msg)
     state.remember(msg.event_id, time, runtime)
     if time > state.watermark:

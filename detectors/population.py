@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from detectors.account_state import AccountState
     from detectors.runtime import Runtime
 
-FORMAT = 1
+FORMAT = 2  # 2 added ``started``; a format-1 record is read as starting at its oldest counted day
 #: An account alerted within this many days before a day is not counted in that day's population.
 ALERTED_DAYS = 30
 #: Closed days kept beyond the window: a hit judged late (a cross-key hit, up to the typologies'
@@ -91,11 +91,14 @@ class Rarity:
 class Population:
     """One partition's account-days: per closed day, active accounts and accounts each signal fired on."""
 
-    __slots__ = ("closed", "closed_through", "pending", "_factors", "_weigher")
+    __slots__ = ("closed", "closed_through", "started", "pending", "_factors", "_weigher")
 
     def __init__(self) -> None:
         self.closed: dict[int, list[int]] = {}  # day -> [active accounts, count per counted signal]
         self.closed_through: int | None = None
+        #: Event time of the partition's first view: from ``started`` + the warm-up on, the partition
+        #: has been watched long enough that an account it has never seen had no payments before.
+        self.started: int | None = None
         #: Day -> accounts with own events that day, not yet counted. Not serialized: after a restart
         #: the worker rebuilds it from the partition's account states (``rebuild``).
         self.pending: dict[int, set[str]] = {}
@@ -112,11 +115,13 @@ class Population:
         accounts.add(account)
 
     def advance(self, time: int, lateness: int, state_of: Callable[[str], AccountState | None], rarity: Rarity) -> bool:
-        """Close every day that ended more than the lateness before ``time``; True if any closed."""
+        """Close every day that ended more than the lateness before ``time``; True if any closed, or
+        at the partition's first view (the record is new: it holds when watching began)."""
         due = (time - lateness) // MS_PER_DAY - 1
         if self.closed_through is None:
             self.closed_through = due  # the partition's first view: nothing before it to count
-            return False
+            self.started = time
+            return True
         if due <= self.closed_through:
             return False
         for day in range(self.closed_through + 1, due + 1):
@@ -196,18 +201,28 @@ class Population:
             return None
         return fired / active
 
+    def watched_for(self, time: int, span: int) -> bool:
+        """Whether the partition had been watched for ``span`` by ``time``: an account it first sees
+        then had no payments before (it would have seen them), so its history starts in view."""
+        return self.started is not None and time >= self.started + span
+
     # ---- bytes --------------------------------------------------------------------------------
 
     def to_bytes(self, rarity: Rarity) -> bytes:
-        return orjson.dumps([FORMAT, list(rarity.counted), self.closed_through, sorted([d, *c] for d, c in self.closed.items())])
+        return orjson.dumps([FORMAT, list(rarity.counted), self.closed_through, sorted([d, *c] for d, c in self.closed.items()),
+                             self.started])
 
     @classmethod
     def from_bytes(cls, data: bytes, rarity: Rarity) -> Population:
-        fmt, counted, closed_through, closed = orjson.loads(data)
-        if fmt != FORMAT:
+        fmt, counted, closed_through, closed, *rest = orjson.loads(data)
+        if fmt not in (1, FORMAT):
             raise ValueError(f"population format {fmt} is not {FORMAT}")
         population = cls()
         population.closed_through = closed_through
+        if fmt == FORMAT:
+            population.started = rest[0]
+        elif closed_through is not None:  # format 1 (before ``started``): watched at least since its oldest day
+            population.started = min([closed_through, *(d for d, *_ in closed)]) * MS_PER_DAY
         if counted == list(rarity.counted):  # another set of rules counts afresh
             population.closed = {d: c for d, *c in closed}
         return population

@@ -85,7 +85,7 @@ class PassThrough(Rule):
         # A payee met before the warm-up ended counts as established: on a new deployment's first
         # payday the landlord and the utilities are unknown, not new.
         established_before = now - self.established if self.established else -1
-        known_from = state.known_from(self.runtime)
+        known_from = state.payees_known_from(self.runtime)
         if self.established and (known_from is None or known_from > established_before):
             established_before = known_from if known_from is not None else now + 1
         for i in range(state.window(now - window, end), end):

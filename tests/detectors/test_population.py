@@ -76,3 +76,17 @@ def test_accounts_in_their_warm_up_are_not_counted(rarity):
     alone = population_over(30, 200, 3, rarity).factor("chain", DAY0 + 31, rarity)
     with_warming = population_over(30, 200, 3, rarity, warming=200).factor("chain", DAY0 + 31, rarity)
     assert with_warming == alone < 1.0
+
+
+def test_the_record_keeps_when_watching_began_and_reads_the_older_format(rarity):
+    population = population_over(20, 10, 1, rarity)
+    assert population.watched_for((DAY0 + 14) * MS_PER_DAY, 14 * MS_PER_DAY)
+    assert not population.watched_for((DAY0 + 14) * MS_PER_DAY - 1, 14 * MS_PER_DAY)
+    copy = Population.from_bytes(population.to_bytes(rarity), rarity)
+    assert copy.started == population.started == DAY0 * MS_PER_DAY
+    # A format-1 record (before ``started``) is read as watched since its oldest counted day.
+    import orjson
+    fmt, counted, closed_through, closed, _ = orjson.loads(population.to_bytes(rarity))
+    old = Population.from_bytes(orjson.dumps([1, counted, closed_through, closed]), rarity)
+    assert old.started == min(d for d, *_ in closed) * MS_PER_DAY
+    assert Population().watched_for(DAY0 * MS_PER_DAY, 0) is False  # nothing seen yet: never watched

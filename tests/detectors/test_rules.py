@@ -51,6 +51,18 @@ def test_pass_through_silent_on_a_new_deployments_first_payday(run):
     assert "pass_through" in run(week + payday).rules_hit("A")
 
 
+def test_an_account_first_seen_after_the_deployments_warm_up_is_in_view_at_once(run):
+    """A shell account woken up by its buyer weeks into a deployment: the deployment watched its
+    partition all along and saw no payment of it, so its first senders and payees are new, not merely
+    unknown, and money passed between them is judged from the first day. The same account seen in
+    the deployment's first days is still in its warm-up (previous test)."""
+    watched = [pay_out(f"shop{d}", at(days=-20 + d), "B", "SHOP", 30) for d in range(20)]
+    woken = [pay_in("in1", at(), "S", "STRANGER1", 6000), pay_out("out1", at(hours=1), "S", "STRANGER2", 5800)]
+    assert "pass_through" in run(watched + woken).rules_hit("S")
+    just_started = [pay_out(f"shop{d}", at(days=-5 + d), "B", "SHOP", 30) for d in range(5)]
+    assert "pass_through" not in run(just_started + woken).rules_hit("S")
+
+
 def test_salary_to_own_savings_is_not_a_flow(run):
     events = [
         opened("o", at(days=-400), "A", "C1"),

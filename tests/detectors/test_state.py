@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from detector_events import at, opened, pay_in, pay_out
 from scenarios import collection_mule, ordinary_history
 from test_typologies import farm_events
@@ -151,3 +153,19 @@ def test_a_redelivered_identifier_use_sends_its_hits_again(config):
     assert {h.hit_id for h in again.hits} == {h.hit_id for h in first_hits[2]} | {h.hit_id for h in first_hits[3]}
     lone = apply_identifier(None, uses[0], config)
     assert apply_identifier(lone.state, uses[0], config).hits == []  # one customer: nothing to re-send
+
+
+def test_a_state_saved_before_in_view_at_still_loads(config):
+    """Format 3 (before ``in_view_at``) is what a running deployment holds in its tables on upgrade."""
+    import orjson
+
+    engine = Engine(config)
+    list(engine.process_all(collection_mule()))
+    state = engine.accounts["M1"]
+    state.in_view_at = 123
+    fmt, *fields, in_view_at = orjson.loads(state.to_bytes())
+    assert in_view_at == 123
+    old = AccountState.from_bytes(orjson.dumps([3, *fields]))
+    assert old.in_view_at is None and old.hits == state.hits and old.ledger == state.ledger
+    with pytest.raises(ValueError, match="format 2"):
+        AccountState.from_bytes(orjson.dumps([2, *fields]))
