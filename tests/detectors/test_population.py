@@ -8,6 +8,7 @@ the month before are not counted.
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from detectors.account_state import AccountState
@@ -85,7 +86,6 @@ def test_the_record_keeps_when_watching_began_and_reads_the_older_format(rarity)
     copy = Population.from_bytes(population.to_bytes(rarity), rarity)
     assert copy.started == population.started == DAY0 * MS_PER_DAY
     # A format-1 record (before ``started``) is read as watched since its oldest counted day.
-    import orjson
     fmt, counted, closed_through, closed, _ = orjson.loads(population.to_bytes(rarity))
     old = Population.from_bytes(orjson.dumps([1, counted, closed_through, closed]), rarity)
     assert old.started == min(d for d, *_ in closed) * MS_PER_DAY

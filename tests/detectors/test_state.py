@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import orjson
 import pytest
 
 from detector_events import at, opened, pay_in, pay_out
@@ -157,8 +158,6 @@ def test_a_redelivered_identifier_use_sends_its_hits_again(config):
 
 def test_a_state_saved_before_in_view_at_still_loads(config):
     """Format 3 (before ``in_view_at``) is what a running deployment holds in its tables on upgrade."""
-    import orjson
-
     engine = Engine(config)
     list(engine.process_all(collection_mule()))
     state = engine.accounts["M1"]
