@@ -23,7 +23,8 @@ from detectors.messages import AccountChangeView, PaymentView
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
-FORMAT = 4  # 4 added ``in_view_at``; a format-3 state is read without it
+FORMAT = 5  # 5: ``episodes`` replace the per-typology ``emitted`` (alert contract 2.0.0); 4 added ``in_view_at``
+READS = (3, 4, FORMAT)  # an older state is read without what it lacks (its alerts' records are dropped)
 
 # Ledger entry: (time, event_id, outgoing, amount_minor, counterparty, sale). ``sale``: a card
 # purchase or sale (money.sale_methods): trade with a merchant, not a transfer between people.
@@ -36,6 +37,9 @@ TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
 H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS, H_FACTOR = range(7)
 # ``factor``: how much of its rule's weight the hit carries, from how rare the rule is among the
 # partition's accounts when the hit was found (see ``population``).
+# A typology's best point in an alert episode (see ``typologies``): [score, severity rank, time,
+# inflow, outflow, [[hit_id, weight], ...]] with the flows of the typology's window at that point.
+E_SCORE, E_RANK, E_TIME, E_INFLOW, E_OUTFLOW, E_HITS = range(6)
 # Counterparty (value of ``counterparties``): [first_seen, last_seen, flags, first_outgoing]
 # Flags: the roles it has had
 SENDER, BENEFICIARY = 1, 2
@@ -66,7 +70,7 @@ class AccountState:
         "account_id", "customer_id", "kyc_country", "kyc_at", "opened_at", "opened_event",
         "currency", "currency_at", "observed_since", "settled_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
-        "controls", "accesses", "beneficiaries", "devices", "hits", "emitted", "in_lots", "out_lots",
+        "controls", "accesses", "beneficiaries", "devices", "hits", "episodes", "in_lots", "out_lots",
         "forwards", "tokens", "fired", "baseline_cache", "in_view_at",
     )
 
@@ -109,8 +113,9 @@ class AccountState:
         self.beneficiaries: list[tuple] = []  # (time, event_id, counterparty)
         self.devices: dict[str, list[int]] = {}  # device -> [first_seen, last_seen]
         self.hits: dict[str, Hit] = {}
-        # (typology, episode bucket) -> event time of the point that reached each version (1..4), -1 = not yet
-        self.emitted: dict[tuple[str, int], list[int]] = {}
+        # Alert episode (event time // episode length) -> ([[version, time reached], ...] in time
+        # order, {typology: its best point, see E_SCORE}): what the account's alerts have shown.
+        self.episodes: dict[int, tuple[list[list[int]], dict[str, list]]] = {}
         # Money tracing (see ``network``): recent inflow and outflow lots with new counterparties,
         # the forwards found among them, and tokens about money forwarded to this account.
         self.in_lots: list[list] = []  # [party, first, last, amount, first_event, forwarded]
@@ -187,9 +192,10 @@ class AccountState:
         if hits and min(map(_hit_time, hits.values())) < horizon:
             for hit_id in [h for h, v in hits.items() if v[H_TIME] < horizon]:
                 del hits[hit_id]
-        if self.emitted:
-            for key in [k for k in self.emitted if (k[1] + 1) * runtime.cooldowns[k[0]] < horizon]:
-                del self.emitted[key]
+        if self.episodes:
+            episode = runtime.typologies.episode
+            for bucket in [b for b in self.episodes if (b + 1) * episode < horizon]:
+                del self.episodes[bucket]
         fired = self.fired
         if fired and min(fired) < day - FIRED_DAYS:
             for gone in [d for d in fired if d < day - FIRED_DAYS]:
@@ -466,7 +472,7 @@ class AccountState:
 
     def alerted_between(self, since: int, until: int) -> bool:
         """Whether any alert version of the account was reached at a point in [since, until)."""
-        return any(since <= t < until for times in self.emitted.values() for t in times)
+        return any(since <= t < until for published, _ in self.episodes.values() for _, t in published)
 
     def note_fired(self, time: int, bit: int) -> None:
         """Record that an own signal fired on ``time``'s day (for the partition's population)."""
@@ -579,7 +585,8 @@ class AccountState:
             self.controls, self.accesses, self.beneficiaries,
             sorted([k, *v] for k, v in self.devices.items()),
             sorted([v[H_TIME], k, *v[1:]] for k, v in self.hits.items()),
-            sorted([k[0], k[1], *v] for k, v in self.emitted.items()),
+            sorted([bucket, published, sorted([name, *entry] for name, entry in best.items())]
+                   for bucket, (published, best) in self.episodes.items()),
             sorted(self.in_lots), sorted(self.out_lots), self.forwards,
             sorted([k, *v] for k, v in self.tokens.items()),
             sorted(self.fired.items()), self.in_view_at,
@@ -589,9 +596,9 @@ class AccountState:
     def from_bytes(cls, data: bytes) -> AccountState:
         (fmt, account_id, customer_id, kyc_country, kyc_at, opened_at, opened_event, currency,
          currency_at, observed_since, settled_at, watermark, dedupe_floor, seen, ledger, counterparties, days, months, controls,
-         accesses, beneficiaries, devices, hits, emitted, in_lots, out_lots, forwards, tokens, fired, *rest) = orjson.loads(data)
-        if fmt not in (3, FORMAT):
-            raise ValueError(f"account state format {fmt} is not {FORMAT}")
+         accesses, beneficiaries, devices, hits, episodes, in_lots, out_lots, forwards, tokens, fired, *rest) = orjson.loads(data)
+        if fmt not in READS:
+            raise ValueError(f"account state format {fmt} is not one of {', '.join(map(str, READS))}")
         state = cls(account_id)
         state.customer_id, state.kyc_country, state.kyc_at = customer_id, kyc_country, kyc_at
         state.opened_at, state.opened_event = opened_at, opened_event
@@ -613,12 +620,14 @@ class AccountState:
         state.devices = {d: [first, last] for d, first, last in devices}
         state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows), factor)
                       for t, k, rule, level, reason, ev, flows, factor in hits}
-        state.emitted = {(typology, bucket): times for typology, bucket, *times in emitted}
+        if fmt == FORMAT:
+            state.episodes = {bucket: (published, {name: entry for name, *entry in best})
+                              for bucket, published, best in episodes}
         state.in_lots, state.out_lots = in_lots, out_lots
         state.forwards = [tuple(f) for f in forwards]
         state.tokens = {k: (t, e, s, h, a, o, tuple(p)) for k, t, e, s, h, a, o, p in tokens}
         state.fired = {d: bits for d, bits in fired}
-        if fmt == FORMAT:
+        if fmt >= 4:
             state.in_view_at = rest[0]
         return state
 

@@ -95,7 +95,7 @@ class LimitsConfig(StrictModel):
     max_beneficiaries: Count
     max_hits: Count
     max_hits_per_rule: Count
-    max_emitted_alerts: Count
+    max_alert_episodes: Count
     max_evidence_per_hit: Annotated[int, Field(ge=1, le=50)]
 
 

@@ -40,7 +40,7 @@ class Runtime:
         self.max_beneficiaries = limits.max_beneficiaries
         self.max_hits = limits.max_hits
         self.max_hits_per_rule = limits.max_hits_per_rule
-        self.max_emitted = limits.max_emitted_alerts
+        self.max_episodes = limits.max_alert_episodes
         self.max_evidence = limits.max_evidence_per_hit
         self.keep_counterparties = days(limits.counterparty_memory_days)
 
@@ -66,8 +66,7 @@ class Runtime:
         self.high_factors.update(dict.fromkeys(NETWORK_RULE_IDS, config.network.high_weight_factor))
 
         self.typologies = Typologies(config.typologies, self)
-        #: The distinct typology windows (ms), shortest first: the order hits carry their flows (see H_FLOWS).
-        self.flow_windows = sorted({t.window for t in self.typologies.typologies})
+        self.flow_windows = self.typologies.flow_windows
         self.network = Network(config.network, self)
         self.rarity = Rarity(config.population, self)
         #: The payment rules judged on an inflow or an outflow, in order, as (rule_id, evaluate, the
@@ -76,7 +75,6 @@ class Runtime:
         self.inflow_rules = [entry for r, entry in judged if r.on_inflow]
         self.outflow_rules = [entry for r, entry in judged if r.on_outflow]
         self.scoring = Scoring(config.severity, config.version, self)
-        self.cooldowns = self.typologies.cooldowns
         self.keep_hits = max(self.typologies.max_window, days(repeated.window_days) if repeated.enabled else 0) + self.lateness
         # The ledger also serves the exact "today so far" part of flows() for hits up to a day old.
         self.keep_ledger = max([2 * MS_PER_DAY, *(r.ledger_needed for r in self.rules)]) + self.lateness

@@ -7,16 +7,34 @@ from typing import TYPE_CHECKING
 
 from pydantic import model_validator
 
-from detectors.account_state import H_EVIDENCE, H_REASON, H_RULE, H_TIME, SENDER, BENEFICIARY, AccountState, Hit
+from detectors.account_state import (
+    BENEFICIARY,
+    E_HITS,
+    E_INFLOW,
+    E_OUTFLOW,
+    E_RANK,
+    E_SCORE,
+    E_TIME,
+    H_EVIDENCE,
+    H_REASON,
+    H_RULE,
+    H_TIME,
+    SENDER,
+    AccountState,
+)
 from detectors.config_types import Money, StrictModel
 from detectors.eventtime import to_datetime
 from detectors.hashing import alert_id
-from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
+from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
 
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
 MAX_EVIDENCE_PER_RULE = 50  # the contract's cap
+#: Severity by rank (low 1 .. critical 4).
+SEVERITIES = {severity.rank: severity for severity in Severity}
+#: What an alert id is the id of, beside the account and the episode's start (contract 2.0.0).
+EPISODE = "episode"
 
 
 class SeverityConfig(StrictModel):
@@ -73,51 +91,61 @@ class Scoring:
                 return severity
         return Severity.LOW
 
-    def build_alert(
-        self,
-        state: AccountState,
-        typology: Typology,
-        bucket: int,
-        score: int,
-        severity: Severity,
-        contributions: list[tuple[int, Hit]],
-        window_start: int,
-        now: int,
-        flows: tuple[int, int],
-    ) -> Alert:
+    def build_alert(self, state: AccountState, episode_start: int, version: int, shown: dict[str, list], now: int) -> Alert:
+        """The episode's alert at ``now``: ``shown`` maps each typology the episode has shown by then
+        to its best point (see ``account_state.E_SCORE``)."""
         money = self.runtime.money
         currency = state.currency or money.reference
-        senders = beneficiaries = 0
-        for first, last, flags, _ in state.counterparties.values():
-            if last >= window_start and first <= now:
-                senders += bool(flags & SENDER)
-                beneficiaries += bool(flags & BENEFICIARY)
+        ranked = sorted(shown.items(), key=lambda item: (-item[1][E_RANK], -item[1][E_SCORE], item[0]))
+        strongest_name, strongest = ranked[0]
+        typologies = [
+            TypologyScore(typology=Typology(name), score=entry[E_SCORE], severity=SEVERITIES[entry[E_RANK]],
+                          recommended_action=self.actions[SEVERITIES[entry[E_RANK]]])
+            for name, entry in ranked
+        ]
+        # Every hit behind the typologies shown, once, with the highest weight it carries in any of
+        # them; a hit aged out of the state since its typology's best point is no longer listed.
+        weights: dict[str, int] = {}
+        for _, entry in ranked:
+            for hit_id, weight in entry[E_HITS]:
+                if hit_id in state.hits and weight >= weights.get(hit_id, -1):
+                    weights[hit_id] = weight
+        hits = sorted((state.hits[hit_id], weight) for hit_id, weight in weights.items())
         rules = [
             RuleHit(
                 rule_id=hit[H_RULE],
                 reason=hit[H_REASON][:500],
-                weight=weight,
+                weight=min(100, weight),
                 event_time=to_datetime(hit[H_TIME]),
                 evidence_event_ids=list(hit[H_EVIDENCE][:MAX_EVIDENCE_PER_RULE]),
             )
-            for weight, hit in sorted(contributions, key=lambda c: (c[1][H_TIME], c[1][H_RULE]))
+            for hit, weight in hits
         ]
+        best_at = strongest[E_TIME]
+        since = best_at - self.runtime.typologies.windows[strongest_name]
+        senders = beneficiaries = 0
+        for first, last, flags, _ in state.counterparties.values():
+            if last >= since and first <= best_at:
+                senders += bool(flags & SENDER)
+                beneficiaries += bool(flags & BENEFICIARY)
+        severity = SEVERITIES[strongest[E_RANK]]
         return Alert(
-            alert_id=alert_id(state.account_id, typology.value, bucket),
-            version=severity.rank,
+            alert_id=alert_id(state.account_id, EPISODE, episode_start),
+            version=version,
             account_id=state.account_id,
-            typology=typology,
-            score=min(100, score),
+            episode_start=to_datetime(episode_start),
+            score=max(entry[E_SCORE] for entry in shown.values()),
             severity=severity,
+            typologies=typologies,
             rules=rules,
             figures=KeyFigures(
                 currency=currency,
-                inflow=money.decimal(flows[0], currency),
-                outflow=money.decimal(flows[1], currency),
+                inflow=money.decimal(strongest[E_INFLOW], currency),
+                outflow=money.decimal(strongest[E_OUTFLOW], currency),
                 distinct_senders=senders,
                 distinct_beneficiaries=beneficiaries,
             ),
-            window_start=to_datetime(min(hit[H_TIME] for _, hit in contributions)),
+            window_start=to_datetime(hits[0][0][H_TIME]),
             window_end=to_datetime(now),
             config_version=self.config_version,
             recommended_action=self.actions[severity],

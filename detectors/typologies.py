@@ -1,18 +1,19 @@
 """Typologies: rule hits add up to a score; an alert when the score passes the threshold.
 
 The walk is evaluated at hit times, in (event time, hit id) order. At a time t, a typology's score
-sums, for each of its rules, the weight of that rule's strongest hit in (t - window, t]; the alert
-needs the threshold and one hit from each ``requires`` group. Adding hits or payments can only raise
+sums, for each of its rules, the weight of that rule's strongest hit in (t - window, t]; it scores
+with the threshold and one hit from each ``requires`` group. Adding hits or payments can only raise
 scores and amounts, so the alerts found are the same whatever order the hits arrived in.
 
-Episodes: the alert id is a function of (account, typology, cooldown bucket of t), buckets being
-``cooldown_days`` long and aligned on the epoch. Within a bucket repeats are suppressed and a higher
-severity is a new version (version = severity rank, low=1 .. critical=4). A bucket, unlike "first
-crossing time", cannot move when an earlier hit arrives late, which keeps ids path-independent.
-Versions are path-independent too: each is remembered with the event time of the point that reached
-it, and a version is published whenever the walk finds a point that reaches it before any point
-reached a higher one. A late cross-key hit that shows an earlier point at a lower version thus
-publishes that version as well, as the in-order (offline) walk did.
+One alert per account and episode (alert contract 2.0.0). Episodes are ``episode_days`` long and
+aligned on the epoch; the alert id is a function of (account, episode), and an episode's bucket,
+unlike "first crossing time", cannot move when an earlier hit arrives late. The episode remembers,
+for each typology, the best point it reached (highest ``score + 100 x severity rank``); the alert at
+a point carries every typology the episode had shown by then, and its version is the sum of their
+values. A point publishes a new version only when it raises some typology's value or adds one, so the
+version rises with the content and nothing else makes one. Versions are path-independent as before:
+each is remembered with the event time of the point that reached it, and a version is published
+whenever the walk finds a point that reaches it before any point reached a higher one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from detectors.account_state import H_FACTOR, H_FLOWS, H_LEVEL, H_RULE, AccountState
+from detectors.account_state import E_RANK, E_SCORE, E_TIME, H_FACTOR, H_FLOWS, H_LEVEL, H_RULE, AccountState
 from detectors.config_types import Days, StrictModel
 from detectors.eventtime import days
 from detectors.rules import HIGH, RULE_IDS
@@ -31,6 +32,9 @@ from schemas import Alert, Typology
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
 
+#: Versions an episode remembers (the oldest, lowest go first): far more than an episode reaches.
+MAX_VERSIONS_KEPT = 32
+
 RuleId = Literal[RULE_IDS]  # type: ignore[valid-type]
 Weight = Annotated[int, Field(ge=0, le=100)]
 
@@ -38,7 +42,6 @@ Weight = Annotated[int, Field(ge=0, le=100)]
 class TypologyConfig(StrictModel):
     window_days: Days
     threshold: Annotated[int, Field(ge=1, le=100)]
-    cooldown_days: Days
     weights: Annotated[dict[RuleId, Weight], Field(min_length=1)]
     #: Each group needs at least one of its rules among the hits: "combinations, not single signals".
     requires: list[Annotated[list[RuleId], Field(min_length=1)]]
@@ -52,6 +55,9 @@ class TypologyConfig(StrictModel):
 
 
 class TypologiesConfig(StrictModel):
+    #: One alert per account per episode of this many days (aligned on the epoch): a case an
+    #: analyst works once, updated while it grows.
+    episode_days: Days
     account_sold: TypologyConfig
     account_rented: TypologyConfig
     account_lent: TypologyConfig
@@ -63,14 +69,13 @@ class TypologiesConfig(StrictModel):
 
 
 class _Typology:
-    __slots__ = ("typology", "weights", "window", "threshold", "cooldown", "requires")
+    __slots__ = ("typology", "weights", "window", "threshold", "requires", "flow_index")
 
     def __init__(self, typology: Typology, config: TypologyConfig) -> None:
         self.typology = typology
         self.weights = {rule: w for rule, w in config.weights.items() if w}
         self.window = days(config.window_days)
         self.threshold = config.threshold
-        self.cooldown = days(config.cooldown_days)
         self.requires = [frozenset(group) for group in config.requires]
 
 
@@ -81,7 +86,12 @@ class Typologies:
         self.runtime = runtime
         self.typologies = [_Typology(t, getattr(config, t.value)) for t in Typology]
         self.max_window = max(t.window for t in self.typologies)
-        self.cooldowns = {t.typology.value: t.cooldown for t in self.typologies}
+        self.episode = days(config.episode_days)
+        #: The distinct typology windows (ms), shortest first: the order hits carry their flows (see H_FLOWS).
+        self.flow_windows = sorted({t.window for t in self.typologies})
+        for typ in self.typologies:
+            typ.flow_index = self.flow_windows.index(typ.window)
+        self.windows = {t.typology.value: t.window for t in self.typologies}
 
     def walk(self, state: AccountState, since: int) -> list[Alert]:
         """New alerts (or higher versions) at hit times from ``since`` to ``since`` + the longest
@@ -111,29 +121,32 @@ class Typologies:
             if now == previous:
                 continue
             previous = now
+            scored = []
             for typ, its_times, its_hits in weighed:
-                best: dict[str, tuple[int, tuple]] = {}
-                for weight, hit in its_hits[bisect_right(its_times, now - typ.window) : bisect_right(its_times, now)]:
+                best: dict[str, tuple[int, str, tuple]] = {}
+                for weight, hit_id, hit in its_hits[bisect_right(its_times, now - typ.window) : bisect_right(its_times, now)]:
                     rule = hit[H_RULE]
                     held = best.get(rule)
                     if held is None or weight >= held[0]:
-                        best[rule] = (weight, hit)
-                score = sum(w for w, _ in best.values())
+                        best[rule] = (weight, hit_id, hit)
+                score = sum(c[0] for c in best.values())
                 if score < typ.threshold or any(group.isdisjoint(best) for group in typ.requires):
                     continue
-                alert = self._emit(state, typ, now, score, list(best.values()))
+                scored.append((typ, score, list(best.values())))
+            if scored:
+                alert = self._emit(state, now, scored)
                 if alert is not None:
                     alerts.append(alert)
         return alerts
 
-    def _weighed(self, typ: _Typology, ordered: list[tuple]) -> tuple[list[int], list[tuple[int, tuple]]] | None:
+    def _weighed(self, typ: _Typology, ordered: list[tuple]) -> tuple[list[int], list[tuple[int, str, tuple]]] | None:
         """The hits of ``ordered`` (those in some window of the walk's points) that ``typ`` weighs, in
-        order: their times, and (weight, hit) pairs with the weight the hit carries in it (its rule's,
-        raised for a strong form, times its factor). None when no point can have a hit of each
+        order: their times, and (weight, hit id, hit) with the weight the hit carries in it (its
+        rule's, raised for a strong form, times its factor). None when no point can have a hit of each
         ``requires`` group: there are none among them all."""
         factors = self.runtime.high_factors
         times, weighed, rules = [], [], set()
-        for time, _, hit in ordered:
+        for time, hit_id, hit in ordered:
             rule = hit[H_RULE]
             weight = typ.weights.get(rule)
             if weight is None:
@@ -143,40 +156,65 @@ class Typologies:
             if hit[H_FACTOR] != 1.0:
                 weight = round(weight * hit[H_FACTOR])
             times.append(time)
-            weighed.append((weight, hit))
+            weighed.append((weight, hit_id, hit))
             rules.add(rule)
         if any(group.isdisjoint(rules) for group in typ.requires):
             return None
         return times, weighed
 
-    def _emit(self, state: AccountState, typ: _Typology, now: int, score: int, contributions) -> Alert | None:
+    def _emit(self, state: AccountState, now: int, scored: list[tuple[_Typology, int, list]]) -> Alert | None:
+        """The episode's alert at ``now``: the typologies it had shown by then, raised by those scoring
+        there. None when that version was published, or a higher one was reached at this point or
+        earlier (a point that adds nothing has the version of the one before)."""
         runtime = self.runtime
-        flows = _moved(contributions, runtime.flow_windows.index(typ.window))
-        if runtime.money.valued(state.currency):
-            severity = runtime.scoring.severity(max(flows))
-        else:
-            severity = runtime.scoring.without_rate  # amounts in a currency without a rate say nothing of size
-        bucket = now // typ.cooldown
-        key = (typ.typology.value, bucket)
-        times = state.emitted.get(key)
-        if times is None:
-            times = state.emitted[key] = [-1, -1, -1, -1]
-        rank = severity.rank
-        if times[rank - 1] >= 0 or any(0 <= times[higher] <= now for higher in range(rank, 4)):
+        bucket = now // self.episode
+        episode = state.episodes.get(bucket)
+        if episode is None:
+            episode = state.episodes[bucket] = ([], {})
+            if len(state.episodes) > runtime.max_episodes:
+                del state.episodes[min(state.episodes)]
+        published, best = episode
+        shown = {name: entry for name, entry in best.items() if entry[E_TIME] <= now}
+        for typ, score, contributions in scored:
+            flows = _moved(contributions, typ.flow_index)
+            if runtime.money.valued(state.currency):
+                rank = runtime.scoring.severity(max(flows)).rank
+            else:
+                rank = runtime.scoring.without_rate.rank  # amounts in a currency without a rate say nothing of size
+            entry = [min(100, score), rank, now, flows[0], flows[1], sorted([hit_id, w] for w, hit_id, _ in contributions)]
+            name = typ.typology.value
+            held = shown.get(name)
+            if held is not None and entry_value(entry) <= entry_value(held):
+                continue
+            shown[name] = entry
+            stored = best.get(name)
+            if stored is None or entry_value(entry) > entry_value(stored):
+                best[name] = entry
+        version = sum(map(entry_value, shown.values()))
+        if any(v >= version and (v == version or t <= now) for v, t in published):
             return None  # this version was published, or a higher one was reached at this point or earlier
-        times[rank - 1] = now
-        if len(state.emitted) > runtime.max_emitted:
-            del state.emitted[min(state.emitted, key=lambda k: (k[1] * self.cooldowns[k[0]], k))]
-        return runtime.scoring.build_alert(
-            state, typ.typology, bucket, score, severity, contributions, now - typ.window, now, flows
-        )
+        published.append([version, now])
+        published.sort(key=_published_order)
+        if len(published) > MAX_VERSIONS_KEPT:
+            del published[0]
+        return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, now)
+
+
+def entry_value(entry: list) -> int:
+    """What a typology's best point is worth in an episode's version: its score, plus 100 for each
+    severity rank, so a rise in either (or a typology joining the sum) raises the version."""
+    return entry[E_SCORE] + 100 * entry[E_RANK]
+
+
+def _published_order(version_time: list[int]) -> tuple[int, int]:
+    return version_time[1], version_time[0]
 
 
 def _moved(contributions, window_index: int) -> tuple[int, int]:
     """Inflow and outflow of the typology's window, from the contributing hits: the largest any of
     them carries (each as of its own time). Every typology needs a money rule, whose hits carry them."""
     best = (0, 0)
-    for _, hit in contributions:
+    for _, _, hit in contributions:
         flows = hit[H_FLOWS]
         if flows:
             pair = (flows[2 * window_index], flows[2 * window_index + 1])

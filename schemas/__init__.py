@@ -1,6 +1,6 @@
 """The contract: pydantic models of input events and alerts, and their checked-in JSON Schemas."""
 
-from schemas.alerts import ALERT_SCHEMA_VERSION, Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
+from schemas.alerts import ALERT_SCHEMA_VERSION, Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
 from schemas.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
@@ -55,6 +55,7 @@ __all__ = [
     "RuleHit",
     "Severity",
     "Typology",
+    "TypologyScore",
     "describe_validation_error",
     "event_account_ids",
     "parse_event",

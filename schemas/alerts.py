@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter
 
 from schemas.common import Contract, Currency, EventTime, Identifier
 
-ALERT_SCHEMA_VERSION = "1.1.0"
+ALERT_SCHEMA_VERSION = "2.0.0"
 
 
 class Typology(StrEnum):
@@ -58,7 +58,7 @@ class RuleHit(Contract):
 
 
 class KeyFigures(Contract):
-    """Money and counterparties in the alert's window, in the account's main currency."""
+    """Money and counterparties in the strongest typology's window, in the account's main currency."""
 
     currency: Currency
     inflow: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -67,26 +67,43 @@ class KeyFigures(Contract):
     distinct_beneficiaries: Annotated[int, Field(ge=0)]
 
 
-class Alert(Contract):
-    """An account suspected of being rented, lent or sold.
+class TypologyScore(Contract):
+    """One typology that scored in the episode: its best score and the severity of the money moved in
+    its window at that point, with the action that severity calls for."""
 
-    ``alert_id`` is a deterministic function of account, typology and window, so a redelivered event
-    never makes a second alert. A later escalation is the same ``alert_id`` with a higher ``version``;
-    consumers keep the highest version they have seen.
-    """
-
-    schema_version: Literal["1.1.0"] = ALERT_SCHEMA_VERSION
-    alert_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    version: Annotated[int, Field(ge=1)]
-    account_id: Identifier
     typology: Typology
     score: Annotated[int, Field(ge=0, le=100)]
     severity: Severity
+    recommended_action: RecommendedAction
+
+
+class Alert(Contract):
+    """One account suspected of being rented, lent, sold or used to launder, for one episode.
+
+    Since 2.0.0 there is one alert per account and episode, carrying every typology that scored in it
+    (``typologies``, strongest first: higher severity, then higher score). ``alert_id`` is a
+    deterministic function of account and episode (``episode_start``), so a redelivered event never
+    makes a second alert. A new ``version`` is published when a typology's score or severity rises or
+    a typology joins, and only then; the version is a number that grows with that content (not a
+    count: 273 may follow 172), so consumers keep the highest version they have seen.
+    """
+
+    schema_version: Literal["2.0.0"] = ALERT_SCHEMA_VERSION
+    alert_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    version: Annotated[int, Field(ge=1)]
+    account_id: Identifier
+    episode_start: EventTime
+    #: The highest score among ``typologies``: the quantity to rank by for a fixed daily budget.
+    score: Annotated[int, Field(ge=0, le=100)]
+    #: The strongest typology's severity (the highest of them).
+    severity: Severity
+    typologies: Annotated[list[TypologyScore], Field(min_length=1, max_length=len(Typology))]
     rules: Annotated[list[RuleHit], Field(min_length=1)]
     figures: KeyFigures
     window_start: EventTime
     window_end: EventTime
     config_version: Annotated[str, Field(min_length=1, max_length=64)]
+    #: The strongest typology's action.
     recommended_action: RecommendedAction
 
 

@@ -303,7 +303,7 @@ def create_app(
             key=alert.account_id.encode(), value=alert.model_dump_json().encode(), headers=ALERT_HEADERS
         )
         await pending
-        metrics.alerts.labels(typology=alert.typology.value, severity=alert.severity.value).inc()
+        metrics.alerts.labels(typology=alert.typologies[0].typology.value, severity=alert.severity.value).inc()
 
     @app.agent(identifiers_topic, name="identifiers")
     async def identifiers(stream: faust.StreamT) -> None:

@@ -60,7 +60,8 @@ class Metrics:
             registry=r,
         )
         self.alerts = Counter(
-            "mulewatch_alerts_published_total", "Alert versions published", ["typology", "severity"], registry=r
+            "mulewatch_alerts_published_total", "Alert versions published, by the alert's strongest typology",
+            ["typology", "severity"], registry=r
         )
         self.processing_latency = Histogram(
             "mulewatch_processing_latency_seconds",

@@ -171,15 +171,20 @@ def show_alerts(env: dict[str, str], feed: subprocess.Popen, until_idle: float) 
                 continue
             seen.add(identity)
             last_activity = time.monotonic()
-            top = alert["rules"][0]["reason"] if alert["rules"] else ""
-            say(
-                f"{alert['window_end'][:19]}  {alert['severity']:<8} {alert['typology']:<28} "
-                f"score {alert['score']:>3}  account {alert['account_id']}  v{alert['version']}  {top}"
-            )
+            say(alert_line(alert))
         feed_done = feed.poll() is not None
         if until_idle and feed_done and time.monotonic() - last_activity > until_idle:
             say(f"feed finished; {len(seen)} alert versions shown")
             return
+
+
+def alert_line(alert: dict) -> str:
+    """One alert version on a line: when, how serious, every typology with its score (strongest
+    first), the account, the version, and the reason of the strongest rule."""
+    typologies = " ".join(f"{t['typology']}:{t['score']}" for t in alert["typologies"])
+    strongest = max(alert["rules"], key=lambda r: r["weight"])["reason"]
+    return (f"{alert['window_end'][:19]}  {alert['severity']:<8} account {alert['account_id']}  v{alert['version']:<5} "
+            f"{typologies}  -- {strongest}")
 
 
 if __name__ == "__main__":

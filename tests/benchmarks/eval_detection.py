@@ -75,7 +75,8 @@ def row(figures: dict) -> str:
     a = figures["all_alerts"]
     return (f"P {a['precision']:.3f} R {a['recall']:.3f} F1 {a['f1']:.3f} ({a['taken']} alerted)"
             f" | top 1 % ({top1['budget']}): P {top1['precision']:.3f} R {top1['recall']:.3f} F1 {top1['f1']:.3f}"
-            f" | {figures['alerted_accounts_per_10k_per_day']:.2f} alerted accounts / 10k / day")
+            f" | {figures['alerted_accounts_per_10k_per_day']:.2f} alerted accounts and"
+            f" {figures['alerts_per_10k_per_day']:.2f} alerts / 10k / day")
 
 
 def main() -> None:
@@ -104,7 +105,8 @@ def main() -> None:
         print("    recall by label: " + ", ".join(f"{k} {d}/{m}" for k, (d, m) in sorted(by_label.items())))
         summary[name] = {"all": figures["all_alerts"], "budgets": figures["budgets"],
                          "recall_by_label": figures["recall_by_label"],
-                         "alerted_accounts_per_10k_per_day": figures["alerted_accounts_per_10k_per_day"]}
+                         "alerted_accounts_per_10k_per_day": figures["alerted_accounts_per_10k_per_day"],
+                         "alerts_per_10k_per_day": figures["alerts_per_10k_per_day"]}
     (args.work / "summary.json").write_text(json.dumps(summary, indent=1))
 
 

@@ -210,7 +210,7 @@ def test_promql_returns_the_alert_counter_after_the_scenario(run):
     by_typology = prometheus.query("sum by (typology) (mulewatch_alerts_published_total) > 0")
     published = {}
     for record in alerts:
-        typology = orjson.loads(record.value)["typology"]
+        typology = orjson.loads(record.value)["typologies"][0]["typology"]  # the strongest
         published[typology] = published.get(typology, 0) + 1
     assert {r["metric"]["typology"]: float(r["value"][1]) for r in by_typology} == published
     assert prometheus.scalar('up{job="mulewatch"}') == 1.0

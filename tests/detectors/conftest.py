@@ -33,7 +33,7 @@ class Run:
         return sorted(hit for hit in state.hits.values() if hit[1] == rule)
 
     def typologies(self, account: str | None = None) -> set[str]:
-        return {a.typology.value for a in self.alerts if account is None or a.account_id == account}
+        return {t.typology.value for a in self.alerts if account is None or a.account_id == account for t in a.typologies}
 
     def final_versions(self) -> dict[str, int]:
         versions: dict[str, int] = {}

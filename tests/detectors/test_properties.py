@@ -197,12 +197,17 @@ def worker_like(config, events, delay: int) -> tuple[dict, dict, dict]:
 @given(extra=noise(), delay=st.integers(1, 25))
 def test_engine_equals_worker_with_delayed_cross_key_hits(config, extra, delay):
     events = in_time_order(world() + extra + farm_tail())
-    worker, offline = worker_like(config, events, delay), run_engine(config, events)
-    # Every version offline publishes, the worker publishes too, and the final versions agree. The
-    # worker can publish one more, lower version: when a late hit raises an earlier point to a
-    # higher version than a later point that was judged (and published) before the hit arrived.
+    worker = worker_like(config, events, delay)
+    engine = Engine(config)
+    offline_alerts = list(engine.process_all(events))
+    offline = outcome(engine, offline_alerts)
+    # Every version offline publishes, the worker publishes too (but for one passed at the same
+    # millisecond, see beyond_ties: a late hit of that very time joins the typologies at once), and
+    # the final versions agree. The worker can publish one more, lower version: when a late hit
+    # raises an earlier point to a higher version than a later point that was judged (and
+    # published) before the hit arrived.
     assert final_versions(worker) == final_versions(offline)
-    assert offline[0] <= worker[0]
+    assert beyond_ties(offline_alerts) <= worker[0]
 
 
 def farm_tail() -> list:
@@ -228,5 +233,5 @@ def test_farm_tail_needs_cross_key_hits(config):
     versions, hits, _ = run_engine(config, in_time_order(world() + farm_tail()))
     assert any(hit[1] == "shared_device" for hit in hits["A1"].values())
     engine = Engine(config)
-    typologies = {a.typology.value for a in engine.process_all(in_time_order(world() + farm_tail()))}
+    typologies = {t.typology.value for a in engine.process_all(in_time_order(world() + farm_tail())) for t in a.typologies}
     assert "account_farm" in typologies

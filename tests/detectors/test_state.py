@@ -106,7 +106,7 @@ def test_account_state_round_trips(config):
         data = state.to_bytes()
         copy = AccountState.from_bytes(data)
         assert copy.to_bytes() == data
-        assert copy.hits == state.hits and copy.ledger == state.ledger and copy.emitted == state.emitted
+        assert copy.hits == state.hits and copy.ledger == state.ledger and copy.episodes == state.episodes
     for state in engine.identifiers.values():
         data = state.to_bytes()
         copy = IdentifierState.from_bytes(data)
@@ -156,15 +156,23 @@ def test_a_redelivered_identifier_use_sends_its_hits_again(config):
     assert apply_identifier(lone.state, uses[0], config).hits == []  # one customer: nothing to re-send
 
 
-def test_a_state_saved_before_in_view_at_still_loads(config):
-    """Format 3 (before ``in_view_at``) is what a running deployment holds in its tables on upgrade."""
+def test_states_saved_before_episodes_still_load(config):
+    """Formats 3 (before ``in_view_at``) and 4 (per-typology alert records, contract 1.x) are what a
+    running deployment holds in its tables on upgrade: they load, without the alert records."""
     engine = Engine(config)
     list(engine.process_all(collection_mule()))
     state = engine.accounts["M1"]
+    assert state.episodes
     state.in_view_at = 123
     fmt, *fields, in_view_at = orjson.loads(state.to_bytes())
-    assert in_view_at == 123
-    old = AccountState.from_bytes(orjson.dumps([3, *fields]))
-    assert old.in_view_at is None and old.hits == state.hits and old.ledger == state.ledger
+    assert fmt == 5 and in_view_at == 123
+    episodes_at = 22  # the field's place after the format number
+    assert fields[episodes_at] == orjson.loads(orjson.dumps(
+        sorted([b, p, sorted([n, *e] for n, e in best.items())] for b, (p, best) in state.episodes.items())))
+    fields[episodes_at] = [["collection_account", 671, -1, 1740992400000, -1, -1]]  # how format 4 kept them
+    four = AccountState.from_bytes(orjson.dumps([4, *fields, 123]))
+    assert four.in_view_at == 123 and four.episodes == {} and four.hits == state.hits
+    three = AccountState.from_bytes(orjson.dumps([3, *fields]))
+    assert three.in_view_at is None and three.hits == state.hits and three.ledger == state.ledger
     with pytest.raises(ValueError, match="format 2"):
         AccountState.from_bytes(orjson.dumps([2, *fields]))

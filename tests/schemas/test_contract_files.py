@@ -33,6 +33,10 @@ def test_event_schema_lists_every_event_type_under_one_discriminator():
 
 def test_alert_schema_requires_the_explanation_fields():
     document = json.loads(generate.render()["alert.schema.json"])
-    for field in ("alert_id", "version", "account_id", "typology", "score", "severity", "rules", "figures",
-                  "window_start", "window_end", "config_version", "recommended_action"):
+    for field in ("alert_id", "version", "account_id", "episode_start", "typologies", "score", "severity", "rules",
+                  "figures", "window_start", "window_end", "config_version", "recommended_action"):
         assert field in document["required"], field
+    assert document["version"] == "2.0.0" and document["properties"]["schema_version"]["const"] == "2.0.0"
+    scored = document["$defs"]["TypologyScore"]
+    assert set(scored["required"]) == {"typology", "score", "severity", "recommended_action"}
+    assert document["properties"]["typologies"]["minItems"] == 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from schemas import Alert, KeyFigures, Payment, RecommendedAction, RuleHit, Severity, Typology, parse_event
+from schemas import Alert, KeyFigures, Payment, RecommendedAction, RuleHit, Severity, Typology, TypologyScore, parse_event
 from stream.cli import main
 from stream.replay import partition_key
 
@@ -51,7 +51,9 @@ class FakeEngine:
             alert_id=hashlib.md5(event.event_id.encode()).hexdigest(),
             version=1,
             account_id=event.creditor.account_id,
-            typology=Typology.PASS_THROUGH_MULE,
+            episode_start=event.event_time,
+            typologies=[TypologyScore(typology=Typology.PASS_THROUGH_MULE, score=70, severity=Severity.HIGH,
+                                      recommended_action=RecommendedAction.REVIEW)],
             score=70,
             severity=Severity.HIGH,
             rules=[RuleHit(rule_id="big_inflow", reason=f"inflow of {event.amount}", weight=70,

@@ -1,10 +1,9 @@
 """The one place where the evaluation reads alert fields.
 
 Everything else in the evaluation works on :class:`AlertView`, never on :class:`schemas.Alert`, so a
-change to the alert contract (for instance one alert per account carrying several typologies, each
-with its own score) is absorbed here: in :func:`view`, :data:`ALERT_TYPOLOGIES` and the version
-bookkeeping of :func:`read_alerts`. An :class:`AlertView` already holds several typologies with a
-score each; today's alerts simply fill in one.
+change to the alert contract (as 2.0.0's one alert per account and episode, carrying several
+typologies with a score each) is absorbed here: in :func:`view`, :data:`ALERT_TYPOLOGIES` and the
+version bookkeeping of :func:`read_alerts`.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ def view(alert: Alert) -> AlertView:
         time=alert.window_end,
         severity=alert.severity.value,
         severity_rank=alert.severity.rank,
-        typology_scores=((alert.typology.value, alert.score),),
+        typology_scores=tuple((t.typology.value, t.score) for t in alert.typologies),
         rules=tuple(RuleWeight(hit.rule_id, hit.weight, hit.reason) for hit in alert.rules),
     )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology
+from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
 from stream.backtest.evaluate_cmd import budgets
 from stream.backtest.evaluation.alert_view import read_alerts
 from stream.backtest.evaluation.metrics import Evaluation, Label, budget_size, evaluate, f1, percentile, read_labels
@@ -29,14 +29,19 @@ T0 = datetime(2026, 1, 10, tzinfo=timezone.utc)
 
 
 def alert(account: str, typology: str, hours: float, version: int = 1, score: int = 60, key: str | None = None,
-          severity: Severity = Severity.HIGH, rules: tuple[tuple[str, int], ...] = (("rapid_pass_through", 40),)) -> Alert:
+          severity: Severity = Severity.HIGH, rules: tuple[tuple[str, int], ...] = (("rapid_pass_through", 40),),
+          also: tuple[tuple[str, int], ...] = ()) -> Alert:
+    """An alert of ``typology`` with ``score``; ``also``: more typologies the same alert carries, with their scores."""
     when = T0 + timedelta(hours=hours)
     return Alert(
         alert_id=hashlib.md5((key or f"{account}-{typology}-{hours}").encode()).hexdigest(),
         version=version,
         account_id=account,
-        typology=Typology(typology),
-        score=score,
+        episode_start=T0 - timedelta(days=3),
+        typologies=[TypologyScore(typology=Typology(name), score=points, severity=severity,
+                                  recommended_action=RecommendedAction.REVIEW)
+                    for name, points in ((typology, score), *also)],
+        score=max([score, *(points for _, points in also)]),
         severity=severity,
         rules=[RuleHit(rule_id=rule, reason="95 % out within 1 h", weight=weight, event_time=when, evidence_event_ids=["e1"])
                for rule, weight in rules],
@@ -156,6 +161,18 @@ def test_a_false_positive_shows_its_strongest_alert_whatever_the_input_order():
              alert("n1", "account_lent", 1, score=70, rules=(("pass_through", 20),))]
     shown = {tuple(evaluate(_bank(5, []), order, days=1).false_positives[0].reasons) for order in (found, found[::-1])}
     assert len(shown) == 1
+
+
+def test_an_alert_with_several_typologies_counts_in_each_and_ranks_by_its_strongest():
+    """Contract 2.0.0: one alert per account names every typology that scored."""
+    found = [alert("m1", "account_sold", 1, score=65, also=(("account_rented", 80),)),
+             alert("n1", "account_sold", 1, score=75)]
+    ev = evaluate(labels(), found, days=1)
+    precision = {row.name: (row.alerted, row.mules) for row in ev.precision_by_alert}
+    assert precision["account_sold"] == (2, 1) and precision["account_rented"] == (1, 1)
+    assert ev.crosstab["account_sold"]["account_rented"] == 1 and ev.crosstab["account_sold"]["account_sold"] == 1
+    assert [p.account_id for p in ev.pr_curve] == ["m1", "n1"]  # 80 beats 75
+    assert ev.alerts == 2 and ev.alerted_accounts == 2
 
 
 def test_budget_size_rounds_down_exactly():
