@@ -12,13 +12,14 @@ from detectors.messages import (
     AccountChangeView,
     AccountMessage,
     CrossHit,
+    DispositionView,
     FlowToken,
     IdentifierMessage,
     PaymentView,
     decode_message,
     encode_message,
 )
-from detectors.routing import route_event
+from detectors.routing import route_disposition, route_event
 
 __all__ = [
     "AccountChangeView",
@@ -30,6 +31,7 @@ __all__ = [
     "Engine",
     "EngineStats",
     "CrossHit",
+    "DispositionView",
     "FlowToken",
     "IdentifierMessage",
     "IdentifierOutcome",
@@ -40,5 +42,6 @@ __all__ = [
     "decode_message",
     "encode_message",
     "load_config",
+    "route_disposition",
     "route_event",
 ]

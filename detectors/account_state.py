@@ -40,6 +40,9 @@ H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS, H_FACTOR = range(7)
 # A typology's best point in an alert episode (see ``typologies``): [score, severity rank, time,
 # inflow, outflow, [[hit_id, weight], ...]] with the flows of the typology's window at that point.
 E_SCORE, E_RANK, E_TIME, E_INFLOW, E_OUTFLOW, E_HITS = range(6)
+# An analyst's decision (see ``dispositions``): [time, alert_id, version, decision, reason_code,
+# the score of the version decided on], sorted by time.
+D_TIME, D_ALERT, D_VERSION, D_DECISION, D_REASON, D_SCORE = range(6)
 # Counterparty (value of ``counterparties``): [first_seen, last_seen, flags, first_outgoing]
 # Flags: the roles it has had
 SENDER, BENEFICIARY = 1, 2
@@ -70,7 +73,7 @@ class AccountState:
         "account_id", "customer_id", "kyc_country", "kyc_at", "opened_at", "opened_event",
         "currency", "currency_at", "observed_since", "settled_at", "watermark", "dedupe_floor", "seen", "seen_order",
         "ledger", "ledger_times", "counterparties", "days", "active_days", "months",
-        "controls", "accesses", "beneficiaries", "devices", "hits", "episodes", "in_lots", "out_lots",
+        "controls", "accesses", "beneficiaries", "devices", "hits", "episodes", "decisions", "in_lots", "out_lots",
         "forwards", "tokens", "fired", "baseline_cache", "in_view_at",
     )
 
@@ -113,9 +116,10 @@ class AccountState:
         self.beneficiaries: list[tuple] = []  # (time, event_id, counterparty)
         self.devices: dict[str, list[int]] = {}  # device -> [first_seen, last_seen]
         self.hits: dict[str, Hit] = {}
-        # Alert episode (event time // episode length) -> ([[version, time reached], ...] in time
-        # order, {typology: its best point, see E_SCORE}): what the account's alerts have shown.
+        # Alert episode (event time // episode length) -> ([[version, time reached, score], ...] in
+        # time order, {typology: its best point, see E_SCORE}): what the account's alerts have shown.
         self.episodes: dict[int, tuple[list[list[int]], dict[str, list]]] = {}
+        self.decisions: list[list] = []  # analysts' decisions, see D_TIME
         # Money tracing (see ``network``): recent inflow and outflow lots with new counterparties,
         # the forwards found among them, and tokens about money forwarded to this account.
         self.in_lots: list[list] = []  # [party, first, last, amount, first_event, forwarded]
@@ -196,6 +200,8 @@ class AccountState:
             episode = runtime.typologies.episode
             for bucket in [b for b in self.episodes if (b + 1) * episode < horizon]:
                 del self.episodes[bucket]
+        if self.decisions and self.decisions[0][D_TIME] < time - runtime.dispositions.keep:
+            self.decisions = [d for d in self.decisions if d[D_TIME] >= time - runtime.dispositions.keep]
         fired = self.fired
         if fired and min(fired) < day - FIRED_DAYS:
             for gone in [d for d in fired if d < day - FIRED_DAYS]:
@@ -472,7 +478,7 @@ class AccountState:
 
     def alerted_between(self, since: int, until: int) -> bool:
         """Whether any alert version of the account was reached at a point in [since, until)."""
-        return any(since <= t < until for published, _ in self.episodes.values() for _, t in published)
+        return any(since <= entry[1] < until for published, _ in self.episodes.values() for entry in published)
 
     def note_fired(self, time: int, bit: int) -> None:
         """Record that an own signal fired on ``time``'s day (for the partition's population)."""
@@ -589,7 +595,7 @@ class AccountState:
                    for bucket, (published, best) in self.episodes.items()),
             sorted(self.in_lots), sorted(self.out_lots), self.forwards,
             sorted([k, *v] for k, v in self.tokens.items()),
-            sorted(self.fired.items()), self.in_view_at,
+            sorted(self.fired.items()), self.in_view_at, self.decisions,
         ])
 
     @classmethod
@@ -629,6 +635,8 @@ class AccountState:
         state.fired = {d: bits for d, bits in fired}
         if fmt >= 4:
             state.in_view_at = rest[0]
+        if fmt == FORMAT:
+            state.decisions = rest[1]
         return state
 
 

@@ -19,6 +19,7 @@ import orjson
 from pydantic import Field, ValidationError, model_validator
 
 from detectors.config_types import Count, Days, StrictModel
+from detectors.dispositions import DispositionsConfig
 from detectors.eventtime import MS_PER_HOUR
 from detectors.hashing import short_id
 from detectors.money import MoneyConfig
@@ -126,6 +127,7 @@ class DetectorConfig(StrictModel):
     severity: SeverityConfig
     rules: RulesConfig
     network: NetworkConfig
+    dispositions: DispositionsConfig
     population: PopulationConfig
     typologies: TypologiesConfig
 

@@ -21,9 +21,18 @@ from detectors.population import Population
 from detectors.config import DetectorConfig
 from detectors.hashing import short_id
 from detectors.identifiers import IdentifierState, apply_identifier
-from detectors.messages import AccountChangeView, AccountMessage, CrossHit, FlowToken, IdentifierMessage, PaymentView
-from detectors.routing import route_event
-from schemas import Alert, InputEvent, Payment
+from detectors.dispositions import Decided, apply_disposition, confirmed_hits
+from detectors.messages import (
+    AccountChangeView,
+    AccountMessage,
+    CrossHit,
+    DispositionView,
+    FlowToken,
+    IdentifierMessage,
+    PaymentView,
+)
+from detectors.routing import route_disposition, route_event
+from schemas import Alert, Disposition, InputEvent, Payment
 
 DEVICE, PHONE = "device", "phone"
 
@@ -35,8 +44,13 @@ class AccountOutcome:
     forwards: list[IdentifierMessage]
     late: bool = False  # not applied: older than the lateness allows (dead-letter it)
     duplicate: bool = False  # already applied: nothing changed
-    #: Messages for other accounts: tokens following forwarded money, hits found by tracing it.
+    #: Messages for other accounts: tokens following forwarded money, hits found by tracing it or
+    #: from an analyst's decision.
     sends: list[AccountMessage] = field(default_factory=list)
+    #: An analyst's decision applied: what it was about, for the live quality metrics.
+    decided: Decided | None = None
+    #: An analyst's decision refused (dead-letter it): why.
+    rejected: str | None = None
 
 
 def apply_account(state: AccountState | None, msg: AccountMessage, config: DetectorConfig,
@@ -47,6 +61,8 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
     called for an own event); without one, every rule keeps its full weight.
     """
     runtime = config.runtime
+    if type(msg) is DispositionView:
+        return _apply_disposition(state, msg, runtime)
     weigh = _full_weight if population is None else population.weigher(runtime.rarity)
     if state is None:
         state = AccountState(msg.key)
@@ -77,6 +93,8 @@ def apply_account(state: AccountState | None, msg: AccountMessage, config: Detec
             hits, sends = runtime.network.on_payment(state, entry, msg.method == "cash_in", weigh)
             for hit_id, hit in hits:
                 state.put_hit(hit_id, hit)
+        if entry is not None and state.decisions:
+            sends = [*sends, *confirmed_hits(state, entry, runtime)]
     else:
         state.add_change(msg, runtime)
     _evaluate_from(state, time, runtime, weigh)
@@ -96,6 +114,18 @@ def _apply_hit(state: AccountState, hit: CrossHit, runtime) -> AccountOutcome:
     alerts = runtime.typologies.walk(state, hit.time)
     state.cap_hits(runtime)
     return AccountOutcome(state, alerts, [])
+
+
+def _apply_disposition(state: AccountState | None, msg: DispositionView, runtime) -> AccountOutcome:
+    """Apply an analyst's decision (see ``dispositions``); a refused one leaves the state as it was."""
+    applied = apply_disposition(state, msg, runtime)
+    if state is None:
+        state = AccountState(msg.key)  # not stored: the worker writes only states it changed
+    if applied.rejected is not None:
+        return AccountOutcome(state, [], [], rejected=applied.rejected)
+    if applied.decided is None:
+        return AccountOutcome(state, [], [], duplicate=True)
+    return AccountOutcome(state, [], [], sends=list(applied.sends), decided=applied.decided)
 
 
 def _apply_token(state: AccountState, token: FlowToken, runtime, weigh) -> AccountOutcome:
@@ -191,6 +221,10 @@ class EngineStats:
     alerts: int = 0
     #: Payments in a currency without a configured rate, by currency (see ``money.Money``).
     unvalued: dict[str, int] = field(default_factory=dict)
+    dispositions: int = 0  # analysts' decisions read
+    #: Decisions applied, and those refused as (alert id, version, why).
+    decided: list[Decided] = field(default_factory=list)
+    rejected_dispositions: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -211,14 +245,19 @@ class Engine:
     #: Each account's partition's population, remembered (partition_of hashes the account id).
     _population_of: dict[str, Population] = field(default_factory=dict)
 
-    def process(self, event: InputEvent) -> list[Alert]:
-        """Route one event and follow every message it causes until none is left (FIFO)."""
+    def process(self, event: InputEvent | Disposition) -> list[Alert]:
+        """Route one event (or an analyst's decision) and follow every message it causes until none
+        is left (FIFO)."""
         config = self.config
         stats = self.stats
-        stats.events += 1
-        if type(event) is Payment and event.currency not in config.runtime.money.rates:
-            stats.unvalued[event.currency] = stats.unvalued.get(event.currency, 0) + 1
-        queue: deque = deque(route_event(event, config))
+        if type(event) is Disposition:
+            stats.dispositions += 1
+            queue: deque = deque([route_disposition(event)])
+        else:
+            stats.events += 1
+            if type(event) is Payment and event.currency not in config.runtime.money.rates:
+                stats.unvalued[event.currency] = stats.unvalued.get(event.currency, 0) + 1
+            queue = deque(route_event(event, config))
         alerts: list[Alert] = []
         accounts = self.accounts
         identifiers = self.identifiers
@@ -232,7 +271,12 @@ class Engine:
                 queue.extend(outcome.hits)
                 continue
             outcome = apply_account(accounts.get(msg.key), msg, config, self._population(msg))
+            if outcome.rejected is not None:
+                stats.rejected_dispositions.append((msg.alert_id, msg.version, outcome.rejected))
+                continue
             accounts[msg.key] = outcome.state
+            if outcome.decided is not None:
+                stats.decided.append(outcome.decided)
             if outcome.late:
                 stats.late += 1
             elif outcome.duplicate:
@@ -259,6 +303,6 @@ class Engine:
             population.touch(msg.key, msg.time)
         return population
 
-    def process_all(self, events: Iterable[InputEvent]) -> Iterator[Alert]:
+    def process_all(self, events: Iterable[InputEvent | Disposition]) -> Iterator[Alert]:
         for event in events:
             yield from self.process(event)

@@ -2,7 +2,8 @@
 
 Account partitions receive ``AccountMessage`` s: a payment seen from one own account, an account
 change, a hit reached in another partition (a shared device or phone, money traced through
-accounts), or a token saying that money it received had been forwarded. Device and phone partitions
+accounts, a confirmed mule's counterparty), a token saying that money it received had been
+forwarded, or an analyst's decision on one of its alerts. Device and phone partitions
 receive ``IdentifierMessage`` s: "this account of this customer used this identifier at this time".
 """
 
@@ -93,6 +94,18 @@ class FlowToken(AccountMessage):
 
 
 @dataclass(slots=True)
+class DispositionView(AccountMessage):
+    """An analyst's decision on one of this account's alerts (``schemas.Disposition``); ``time`` is
+    when it was decided, ``event_id`` a digest of the whole decision."""
+
+    TAG: ClassVar[str] = "D"
+    alert_id: str
+    version: int
+    decision: str  # schemas.Decision value
+    reason_code: str  # schemas.ReasonCode value
+
+
+@dataclass(slots=True)
 class IdentifierMessage:
     """An account used a device or phone; ``key`` is the identifier value, ``kind`` device|phone."""
 
@@ -107,7 +120,7 @@ class IdentifierMessage:
 
 Message = AccountMessage | IdentifierMessage
 
-_CLASSES = {cls.TAG: cls for cls in (PaymentView, AccountChangeView, CrossHit, FlowToken, IdentifierMessage)}
+_CLASSES = {cls.TAG: cls for cls in (PaymentView, AccountChangeView, CrossHit, FlowToken, DispositionView, IdentifierMessage)}
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in _CLASSES.values()}
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from detectors.eventtime import to_ms
-from detectors.messages import AccountChangeView, AccountMessage, PaymentView
-from schemas import InputEvent, Method, Party, Payment
+from detectors.hashing import short_id
+from detectors.messages import AccountChangeView, AccountMessage, DispositionView, PaymentView
+from schemas import Disposition, InputEvent, Method, Party, Payment
 
 if TYPE_CHECKING:
     from detectors.config import DetectorConfig
@@ -48,6 +49,16 @@ def route_event(event: InputEvent, config: DetectorConfig) -> list[AccountMessag
             None if beneficiary is None else counterparty_key(beneficiary, bank),
         )
     ]
+
+
+def route_disposition(disposition: Disposition) -> DispositionView:
+    """The message that applies an analyst's decision to its account. Its id is a digest of the whole
+    decision, so the same decision sent twice is one, and a changed mind is another."""
+    decided = to_ms(disposition.decided_at)
+    digest = short_id(disposition.alert_id, disposition.version, disposition.decision.value,
+                      disposition.reason_code.value, decided)
+    return DispositionView(disposition.account_id, f"disposition:{digest}", decided, disposition.alert_id,
+                           disposition.version, disposition.decision.value, disposition.reason_code.value)
 
 
 def _route_payment(event: Payment, config: DetectorConfig) -> list[AccountMessage]:

@@ -13,7 +13,15 @@ from detectors.eventtime import MS_PER_DAY, days, hours
 from detectors.money import Money
 from detectors.network import Network
 from detectors.population import Rarity
-from detectors.rules import IDENTIFIER_RULES, NETWORK_RULE_IDS, PAYMENT_RULES, GatherScatter, RepeatedPassThrough
+from detectors.dispositions import Dispositions
+from detectors.rules import (
+    DISPOSITION_RULE_IDS,
+    IDENTIFIER_RULES,
+    NETWORK_RULE_IDS,
+    PAYMENT_RULES,
+    GatherScatter,
+    RepeatedPassThrough,
+)
 from detectors.scoring import Scoring
 from detectors.typologies import Typologies
 
@@ -64,6 +72,8 @@ class Runtime:
             r.rule_id: r.high_weight_factor for r in (*self.rules, *self.identifier_rules.values())
         }
         self.high_factors.update(dict.fromkeys(NETWORK_RULE_IDS, config.network.high_weight_factor))
+        self.dispositions = Dispositions(config.dispositions, self)
+        self.high_factors.update(dict.fromkeys(DISPOSITION_RULE_IDS, config.dispositions.high_weight_factor))
 
         self.typologies = Typologies(config.typologies, self)
         self.flow_windows = self.typologies.flow_windows

@@ -9,6 +9,12 @@ from pydantic import model_validator
 
 from detectors.account_state import (
     BENEFICIARY,
+    D_ALERT,
+    D_DECISION,
+    D_REASON,
+    D_SCORE,
+    D_TIME,
+    D_VERSION,
     E_HITS,
     E_INFLOW,
     E_OUTFLOW,
@@ -23,9 +29,10 @@ from detectors.account_state import (
     AccountState,
 )
 from detectors.config_types import Money, StrictModel
-from detectors.eventtime import to_datetime
-from detectors.hashing import alert_id
-from schemas import Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
+from detectors.eventtime import MS_PER_DAY, to_datetime
+from detectors.hashing import episode_alert_id
+from schemas import Alert, Decision, KeyFigures, ReasonCode, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
+from schemas.alerts import PreviousDecision
 
 if TYPE_CHECKING:
     from detectors.runtime import Runtime
@@ -33,8 +40,7 @@ if TYPE_CHECKING:
 MAX_EVIDENCE_PER_RULE = 50  # the contract's cap
 #: Severity by rank (low 1 .. critical 4).
 SEVERITIES = {severity.rank: severity for severity in Severity}
-#: What an alert id is the id of, beside the account and the episode's start (contract 2.0.0).
-EPISODE = "episode"
+
 
 
 class SeverityConfig(StrictModel):
@@ -91,9 +97,11 @@ class Scoring:
                 return severity
         return Severity.LOW
 
-    def build_alert(self, state: AccountState, episode_start: int, version: int, shown: dict[str, list], now: int) -> Alert:
+    def build_alert(self, state: AccountState, episode_start: int, version: int, shown: dict[str, list], now: int,
+                    decision: list | None = None) -> Alert:
         """The episode's alert at ``now``: ``shown`` maps each typology the episode has shown by then
-        to its best point (see ``account_state.E_SCORE``)."""
+        to its best point (see ``account_state.E_SCORE``); ``decision`` is the account's latest
+        analyst decision before ``now`` (see ``account_state.D_TIME``)."""
         money = self.runtime.money
         currency = state.currency or money.reference
         ranked = sorted(shown.items(), key=lambda item: (-item[1][E_RANK], -item[1][E_SCORE], item[0]))
@@ -130,7 +138,7 @@ class Scoring:
                 beneficiaries += bool(flags & BENEFICIARY)
         severity = SEVERITIES[strongest[E_RANK]]
         return Alert(
-            alert_id=alert_id(state.account_id, EPISODE, episode_start),
+            alert_id=episode_alert_id(state.account_id, episode_start),
             version=version,
             account_id=state.account_id,
             episode_start=to_datetime(episode_start),
@@ -149,4 +157,20 @@ class Scoring:
             window_end=to_datetime(now),
             config_version=self.config_version,
             recommended_action=self.actions[severity],
+            previous_decision=None if decision is None else self._previous(decision, max(e[E_SCORE] for e in shown.values()), now),
         )
+
+    def _previous(self, decision: list, score: int, now: int) -> PreviousDecision:
+        config = self.runtime.dispositions
+        kind, then = decision[D_DECISION], decision[D_SCORE]
+        if kind == "legitimate" and now < decision[D_TIME] + config.quiet:
+            note = f"found legitimate; back because the score rose from {then} to {score} (margin {config.margin})"
+        elif kind == "legitimate":
+            note = f"found legitimate; the {config.quiet // MS_PER_DAY} quiet days after that decision are over"
+        elif kind == "confirmed_mule":
+            note = "confirmed as a mule by an analyst; this version shows new evidence"
+        else:
+            note = "an analyst's review was inconclusive"
+        return PreviousDecision(alert_id=decision[D_ALERT], version=decision[D_VERSION], decision=Decision(kind),
+                                reason_code=ReasonCode(decision[D_REASON]), decided_at=to_datetime(decision[D_TIME]),
+                                score_then=then, note=note)

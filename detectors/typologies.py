@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from detectors.account_state import E_RANK, E_SCORE, E_TIME, H_FACTOR, H_FLOWS, H_LEVEL, H_RULE, AccountState
 from detectors.config_types import Days, StrictModel
+from detectors.dispositions import holding_back, latest_decision
 from detectors.eventtime import days
 from detectors.rules import HIGH, RULE_IDS
 from schemas import Alert, Typology
@@ -191,13 +192,18 @@ class Typologies:
             if stored is None or entry_value(entry) > entry_value(stored):
                 best[name] = entry
         version = sum(map(entry_value, shown.values()))
-        if any(v >= version and (v == version or t <= now) for v, t in published):
+        if any(v >= version and (v == version or t <= now) for v, t, _ in published):
             return None  # this version was published, or a higher one was reached at this point or earlier
-        published.append([version, now])
+        score = max(entry[E_SCORE] for entry in shown.values())
+        held_back_by = holding_back(state, now, score, runtime) if state.decisions else None
+        if held_back_by is not None:
+            return None  # an analyst found the account legitimate, and nothing much has changed since
+        published.append([version, now, score])
         published.sort(key=_published_order)
         if len(published) > MAX_VERSIONS_KEPT:
             del published[0]
-        return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, now)
+        return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, now,
+                                           latest_decision(state, now) if state.decisions else None)
 
 
 def entry_value(entry: list) -> int:
@@ -206,8 +212,8 @@ def entry_value(entry: list) -> int:
     return entry[E_SCORE] + 100 * entry[E_RANK]
 
 
-def _published_order(version_time: list[int]) -> tuple[int, int]:
-    return version_time[1], version_time[0]
+def _published_order(published: list[int]) -> tuple[int, int]:
+    return published[1], published[0]
 
 
 def _moved(contributions, window_index: int) -> tuple[int, int]:

@@ -1,6 +1,7 @@
-"""The contract: pydantic models of input events and alerts, and their checked-in JSON Schemas."""
+"""The contract: pydantic models of input events, alerts and dispositions, and their checked-in JSON Schemas."""
 
 from schemas.alerts import ALERT_SCHEMA_VERSION, Alert, KeyFigures, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
+from schemas.dispositions import DISPOSITION_ADAPTER, DISPOSITION_SCHEMA_VERSION, Decision, Disposition, ReasonCode
 from schemas.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
@@ -29,6 +30,8 @@ from schemas.events import (
 
 __all__ = [
     "ALERT_SCHEMA_VERSION",
+    "DISPOSITION_ADAPTER",
+    "DISPOSITION_SCHEMA_VERSION",
     "EVENTS_SCHEMA_VERSION",
     "EVENT_ADAPTER",
     "EVENT_TYPES",
@@ -38,7 +41,9 @@ __all__ = [
     "Alert",
     "BeneficiaryAdded",
     "Channel",
+    "Decision",
     "DeviceBound",
+    "Disposition",
     "EmailChanged",
     "InputEvent",
     "KeyFigures",
@@ -51,6 +56,7 @@ __all__ = [
     "Payment",
     "PaymentStatus",
     "PhoneChanged",
+    "ReasonCode",
     "RecommendedAction",
     "RuleHit",
     "Severity",

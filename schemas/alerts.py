@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, TypeAdapter
 
 from schemas.common import Contract, Currency, EventTime, Identifier
+from schemas.dispositions import Decision, ReasonCode
 
 ALERT_SCHEMA_VERSION = "2.0.0"
 
@@ -77,6 +78,21 @@ class TypologyScore(Contract):
     recommended_action: RecommendedAction
 
 
+class PreviousDecision(Contract):
+    """The analyst's latest decision on this account before this version, and what it means for it:
+    an account found legitimate comes back only when its score rose by the configured margin
+    within the quiet days, or once they are over; ``note`` says which."""
+
+    alert_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    version: Annotated[int, Field(ge=1)]
+    decision: Decision
+    reason_code: ReasonCode
+    decided_at: EventTime
+    #: The score of the version decided on.
+    score_then: Annotated[int, Field(ge=0, le=100)]
+    note: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class Alert(Contract):
     """One account suspected of being rented, lent, sold or used to launder, for one episode.
 
@@ -105,6 +121,8 @@ class Alert(Contract):
     config_version: Annotated[str, Field(min_length=1, max_length=64)]
     #: The strongest typology's action.
     recommended_action: RecommendedAction
+    #: Set when an analyst decided on one of the account's alerts before (dispositions topic).
+    previous_decision: PreviousDecision | None = None
 
 
 ALERT_ADAPTER: TypeAdapter[Alert] = TypeAdapter(Alert)

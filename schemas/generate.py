@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from schemas.alerts import ALERT_ADAPTER, ALERT_SCHEMA_VERSION
+from schemas.dispositions import DISPOSITION_ADAPTER, DISPOSITION_SCHEMA_VERSION
 from schemas.events import EVENT_ADAPTER, EVENTS_SCHEMA_VERSION
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -20,6 +21,7 @@ def render() -> dict[str, str]:
     documents = {
         "input-event.schema.json": (EVENT_ADAPTER, "InputEvent", EVENTS_SCHEMA_VERSION),
         "alert.schema.json": (ALERT_ADAPTER, "Alert", ALERT_SCHEMA_VERSION),
+        "disposition.schema.json": (DISPOSITION_ADAPTER, "Disposition", DISPOSITION_SCHEMA_VERSION),
     }
     files = {}
     for name, (adapter, title, version) in documents.items():

@@ -35,16 +35,20 @@ PAYMENT_RULES: tuple[type[Rule], ...] = (
 IDENTIFIER_RULES = (SharedDevice, SharedPhone)
 #: Verdicts of money tracing across accounts (``detectors.network``).
 NETWORK_RULE_IDS: tuple[str, ...] = ("chain", "chain_up", "cycle", "scatter_gather", "collect", "collect_up")
+#: Hits from analysts' decisions on other accounts (``detectors.dispositions``).
+DISPOSITION_RULE_IDS: tuple[str, ...] = ("confirmed_counterparty",)
 RULE_IDS: tuple[str, ...] = (
     *(r.rule_id for r in PAYMENT_RULES),
     GatherScatter.rule_id,
     RepeatedPassThrough.rule_id,
     *(r.rule_id for r in IDENTIFIER_RULES),
     *NETWORK_RULE_IDS,
+    *DISPOSITION_RULE_IDS,
 )
 
 __all__ = [
-    "HIGH", "NORMAL", "Finding", "Rule", "PAYMENT_RULES", "IDENTIFIER_RULES", "NETWORK_RULE_IDS", "RULE_IDS",
+    "HIGH", "NORMAL", "Finding", "Rule", "PAYMENT_RULES", "IDENTIFIER_RULES", "NETWORK_RULE_IDS", "DISPOSITION_RULE_IDS",
+    "RULE_IDS",
     "ControlChangeOutflow", "ControlChangeOutflowConfig", "DormantReactivation", "DormantReactivationConfig",
     "FanIn", "FanInConfig", "FanOut", "FanOutConfig", "GatherScatter", "GatherScatterConfig",
     "RepeatedPassThrough", "RepeatedPassThroughConfig",

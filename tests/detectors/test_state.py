@@ -157,15 +157,16 @@ def test_a_redelivered_identifier_use_sends_its_hits_again(config):
 
 
 def test_states_saved_before_episodes_still_load(config):
-    """Formats 3 (before ``in_view_at``) and 4 (per-typology alert records, contract 1.x) are what a
-    running deployment holds in its tables on upgrade: they load, without the alert records."""
+    """Formats 3 (before ``in_view_at``) and 4 (per-typology alert records, contract 1.x; no
+    decisions) are what a running deployment holds in its tables on upgrade: they load, without the
+    alert records."""
     engine = Engine(config)
     list(engine.process_all(collection_mule()))
     state = engine.accounts["M1"]
     assert state.episodes
     state.in_view_at = 123
-    fmt, *fields, in_view_at = orjson.loads(state.to_bytes())
-    assert fmt == 5 and in_view_at == 123
+    fmt, *fields, in_view_at, decisions = orjson.loads(state.to_bytes())
+    assert fmt == 5 and in_view_at == 123 and decisions == []
     episodes_at = 22  # the field's place after the format number
     assert fields[episodes_at] == orjson.loads(orjson.dumps(
         sorted([b, p, sorted([n, *e] for n, e in best.items())] for b, (p, best) in state.episodes.items())))

@@ -40,3 +40,10 @@ def test_alert_schema_requires_the_explanation_fields():
     scored = document["$defs"]["TypologyScore"]
     assert set(scored["required"]) == {"typology", "score", "severity", "recommended_action"}
     assert document["properties"]["typologies"]["minItems"] == 1
+
+
+def test_disposition_schema_names_the_decisions_and_reason_codes():
+    document = json.loads(generate.render()["disposition.schema.json"])
+    assert set(document["required"]) == {"alert_id", "account_id", "version", "decision", "reason_code", "decided_at"}
+    assert set(document["$defs"]["Decision"]["enum"]) == {"confirmed_mule", "legitimate", "inconclusive"}
+    assert "other" in document["$defs"]["ReasonCode"]["enum"]
