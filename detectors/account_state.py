@@ -37,7 +37,7 @@ TIME, EVENT_ID, OUTGOING, AMOUNT, COUNTERPARTY, SALE = range(6)
 H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS, H_FACTOR = range(7)
 # ``factor``: how much of its rule's weight the hit carries, from how rare the rule is among the
 # partition's accounts when the hit was found (see ``population``).
-# A typology's best point in an alert episode (see ``typologies``): [score, severity rank, time,
+# A typology's record high in an alert episode (see ``typologies``): [score, severity rank, time,
 # inflow, outflow, [[hit_id, weight], ...]] with the flows of the typology's window at that point.
 E_SCORE, E_RANK, E_TIME, E_INFLOW, E_OUTFLOW, E_HITS = range(6)
 # An analyst's decision (see ``dispositions``): [time, alert_id, version, decision, reason_code,
@@ -117,7 +117,8 @@ class AccountState:
         self.devices: dict[str, list[int]] = {}  # device -> [first_seen, last_seen]
         self.hits: dict[str, Hit] = {}
         # Alert episode (event time // episode length) -> ([[version, time reached, score], ...] in
-        # time order, {typology: its best point, see E_SCORE}): what the account's alerts have shown.
+        # time order, {typology: its record highs in time order, see E_SCORE}): what the account's
+        # alerts have shown.
         self.episodes: dict[int, tuple[list[list[int]], dict[str, list]]] = {}
         self.decisions: list[list] = []  # analysts' decisions, see D_TIME
         # Money tracing (see ``network``): recent inflow and outflow lots with new counterparties,
@@ -591,7 +592,7 @@ class AccountState:
             self.controls, self.accesses, self.beneficiaries,
             sorted([k, *v] for k, v in self.devices.items()),
             sorted([v[H_TIME], k, *v[1:]] for k, v in self.hits.items()),
-            sorted([bucket, published, sorted([name, *entry] for name, entry in best.items())]
+            sorted([bucket, published, sorted([name, records] for name, records in best.items())]
                    for bucket, (published, best) in self.episodes.items()),
             sorted(self.in_lots), sorted(self.out_lots), self.forwards,
             sorted([k, *v] for k, v in self.tokens.items()),
@@ -627,7 +628,7 @@ class AccountState:
         state.hits = {k: (t, rule, level, reason, tuple(ev), tuple(flows), factor)
                       for t, k, rule, level, reason, ev, flows, factor in hits}
         if fmt == FORMAT:
-            state.episodes = {bucket: (published, {name: entry for name, *entry in best})
+            state.episodes = {bucket: (published, {name: records for name, records in best})
                               for bucket, published, best in episodes}
         state.in_lots, state.out_lots = in_lots, out_lots
         state.forwards = [tuple(f) for f in forwards]
@@ -638,6 +639,40 @@ class AccountState:
         if fmt == FORMAT:
             state.decisions = rest[1]
         return state
+
+
+def shown_at(best: dict[str, list[list]], now: int) -> dict[str, list]:
+    """Each typology's best point at or before ``now`` (its latest record high by then)."""
+    shown = {}
+    for name, records in best.items():
+        at = bisect_right(records, now, key=_entry_time)
+        if at:
+            shown[name] = records[at - 1]
+    return shown
+
+
+def add_record(records: list[list], entry: list, cap: int) -> None:
+    """Insert a new record high at its time and drop the later records it beats: the list stays the
+    typology's record highs in time order, whatever order the points were judged in (a late hit
+    shows an earlier point's true value, and the records become those of the in-order run)."""
+    at = bisect_right(records, entry[E_TIME], key=_entry_time)
+    value = entry_value(entry)
+    later = [r for r in records[at:] if entry_value(r) > value]
+    records[at:] = [entry, *later]
+    if len(records) > cap:
+        del records[0]
+
+
+def _entry_time(entry: list) -> int:
+    return entry[E_TIME]
+
+
+def entry_value(entry: list) -> int:
+    """What a typology's best point is worth in an episode's version (see ``typologies``): its
+    severity rank (low 1 .. critical 4), so a rise of it, or a typology joining the sum, raises the
+    version. Not its score: the score of a verdict traced across partitions depends on the order
+    its messages arrive in, and the worker must publish the versions replay does."""
+    return entry[E_RANK]
 
 
 def _age_sorted(entries: list[tuple], horizon: int) -> None:

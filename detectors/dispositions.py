@@ -13,8 +13,8 @@ A decision takes effect at its ``decided_at`` (event time), in the worker and in
   victim, and the hit weighs little). The hit never alerts alone in the shipped config.
 - ``inconclusive``: recorded and counted; nothing else changes.
 
-A decision is refused (``unknown_alert``) when the account has no alert of that id and version in
-its state. Applying the same decision twice changes nothing.
+A decision is refused (``unknown_alert``) when the account has no alert of that id in its state.
+Applying the same decision twice changes nothing.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from detectors.account_state import (
     D_TIME,
     D_VERSION,
     E_HITS,
-    E_TIME,
     EVENT_ID,
     H_RULE,
     COUNTERPARTY,
     AccountState,
+    shown_at,
 )
 from detectors.config_types import Count, Days, StrictModel
 from detectors.eventtime import days
@@ -180,17 +180,19 @@ def _hit(mule: str, counterparty: str, cause: str, time: int, paid_by_mule: bool
 
 def _find_version(state: AccountState, wanted: str, version: int, runtime: Runtime) -> tuple[int, tuple, tuple] | None:
     """The score, typologies and rules of version ``version`` of alert ``wanted``, if the account's
-    state still holds its episode and the version was reached; None otherwise."""
+    state still holds its episode; None otherwise. A version above those the account has reached is
+    read as the latest it reached: fed at full speed (history replayed into the topics), a decision
+    can overtake a version whose evidence from other partitions is still on its way."""
     episode_ms = runtime.typologies.episode
     for bucket, (published, best) in state.episodes.items():
         if episode_alert_id(state.account_id, bucket * episode_ms) != wanted:
             continue
-        if not published or version > max(entry[0] for entry in published):
-            return None  # a version never published
+        if not published:
+            return None  # held back from the start: no version was ever published
         exact = [entry for entry in published if entry[0] == version]
         lower = [entry for entry in published if entry[0] < version]
         _, at, score = exact[0] if exact else max(lower) if lower else min(published)
-        shown = {name: entry for name, entry in best.items() if entry[E_TIME] <= at}
+        shown = shown_at(best, at)
         rules = sorted({state.hits[hit_id][H_RULE] for entry in shown.values() for hit_id, _ in entry[E_HITS]
                         if hit_id in state.hits})
         return score, tuple(sorted(shown)), tuple(rules)

@@ -8,12 +8,16 @@ scores and amounts, so the alerts found are the same whatever order the hits arr
 One alert per account and episode (alert contract 2.0.0). Episodes are ``episode_days`` long and
 aligned on the epoch; the alert id is a function of (account, episode), and an episode's bucket,
 unlike "first crossing time", cannot move when an earlier hit arrives late. The episode remembers,
-for each typology, the best point it reached (highest ``score + 100 x severity rank``); the alert at
-a point carries every typology the episode had shown by then, and its version is the sum of their
-values. A point publishes a new version only when it raises some typology's value or adds one, so the
-version rises with the content and nothing else makes one. Versions are path-independent as before:
-each is remembered with the event time of the point that reached it, and a version is published
-whenever the walk finds a point that reaches it before any point reached a higher one.
+for each typology, its record highs (the points that raised its severity rank); the alert at a
+point carries every typology the episode had shown by then, each at its best so far, and its
+version is the sum of their severity ranks: a new version when a typology joins or its severity
+rises, and nothing else. (Scores would say more, but the score of a verdict traced across
+partitions depends on the order its messages arrive in: versions on scores would differ between
+the worker and replay.) As before, each version is remembered with the event time of the point that
+reached it, and a version is published whenever the walk finds a point that reaches it before any
+point reached a higher one. A late cross-key hit can make the worker publish an intermediate
+version replay does not (the typologies known so far); it never misses one of replay's, and the
+latest version is the same.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from detectors.account_state import E_RANK, E_SCORE, E_TIME, H_FACTOR, H_FLOWS, H_LEVEL, H_RULE, AccountState
+from detectors.account_state import (
+    E_SCORE,
+    H_FACTOR,
+    H_FLOWS,
+    H_LEVEL,
+    H_RULE,
+    AccountState,
+    add_record,
+    entry_value,
+    shown_at,
+)
 from detectors.config_types import Days, StrictModel
 from detectors.dispositions import holding_back, latest_decision
 from detectors.eventtime import days
@@ -175,7 +189,7 @@ class Typologies:
             if len(state.episodes) > runtime.max_episodes:
                 del state.episodes[min(state.episodes)]
         published, best = episode
-        shown = {name: entry for name, entry in best.items() if entry[E_TIME] <= now}
+        shown = shown_at(best, now)
         for typ, score, contributions in scored:
             flows = _moved(contributions, typ.flow_index)
             if runtime.money.valued(state.currency):
@@ -188,9 +202,7 @@ class Typologies:
             if held is not None and entry_value(entry) <= entry_value(held):
                 continue
             shown[name] = entry
-            stored = best.get(name)
-            if stored is None or entry_value(entry) > entry_value(stored):
-                best[name] = entry
+            add_record(best.setdefault(name, []), entry, MAX_VERSIONS_KEPT)
         version = sum(map(entry_value, shown.values()))
         if any(v >= version and (v == version or t <= now) for v, t, _ in published):
             return None  # this version was published, or a higher one was reached at this point or earlier
@@ -204,12 +216,6 @@ class Typologies:
             del published[0]
         return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, now,
                                            latest_decision(state, now) if state.decisions else None)
-
-
-def entry_value(entry: list) -> int:
-    """What a typology's best point is worth in an episode's version: its score, plus 100 for each
-    severity rank, so a rise in either (or a typology joining the sum) raises the version."""
-    return entry[E_SCORE] + 100 * entry[E_RANK]
 
 
 def _published_order(published: list[int]) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 """The Faust application: topics, RocksDB tables and the three agents of the worker.
 
-Flow: ``ingest`` validates raw input (bad input -> dead-letter topic) and re-keys each event into
-per-account views; ``accounts`` applies them to the account's state and publishes alerts;
+Flow: ``ingest`` validates raw input (bad input -> dead-letter topic) and re-keys each event, and
+each analyst's decision from the dispositions topic, into per-account views; ``accounts`` applies
+them to the account's state in event-time order and publishes alerts;
 observations of devices and phones go to ``identifiers``, whose cross-account hits come back to
 ``accounts``. Agents only move bytes and call pure functions from ``detectors``.
 
@@ -30,11 +31,20 @@ from detectors import (
     apply_identifier,
     decode_message,
     encode_message,
+    route_disposition,
     route_event,
 )
 from schemas import ALERT_SCHEMA_VERSION, Alert, Payment
 from stream.dead_letters import DeadLetter, dead_letter
-from stream.decoding import RejectReason, Rejection, decode_event, event_time_ms, future_rejection
+from stream.decoding import (
+    RejectReason,
+    Rejection,
+    decode_disposition,
+    decode_event,
+    disposition_bytes,
+    event_time_ms,
+    future_rejection,
+)
 from stream.metrics import Metrics
 from detectors.population import Population
 from stream.ordering import (
@@ -123,11 +133,12 @@ def create_app(
         failure = Rejection(RejectReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
         await send_dead_letter(letter_for(event, failure), failure.reason)
 
-    def letter_for(event: EventT, rejection: Rejection) -> DeadLetter:
+    def letter_for(event: EventT, rejection: Rejection, value: bytes | None = None) -> DeadLetter:
+        """The message's own bytes (or ``value`` instead) with where it came from and why refused."""
         message = event.message
         return dead_letter(
             key=message.key,
-            value=message.value,
+            value=message.value if value is None else value,
             reason=rejection.reason,
             detail=rejection.detail,
             topic=message.topic,
@@ -155,6 +166,8 @@ def create_app(
     async def ingest_one(event: EventT) -> int | None:
         """Validate one input message and send its account views; the event time, None if rejected."""
         message = event.message
+        if message.topic == plan.dispositions:
+            return await ingest_disposition(event)
         decoded = decode_event(event.value, settings.max_message_bytes)
         if isinstance(decoded, Rejection):
             await send_dead_letter(letter_for(event, decoded), decoded.reason)
@@ -176,6 +189,20 @@ def create_app(
         for view in views:
             await send_internal(plan.accounts, view.key.encode(), encode_message(view))
         return event_ms
+
+    async def ingest_disposition(event: EventT) -> int | None:
+        """An analyst's decision: validated here, applied by the account's partition at its time."""
+        decoded = decode_disposition(event.value, settings.max_message_bytes)
+        if isinstance(decoded, Rejection):
+            await send_dead_letter(letter_for(event, decoded), decoded.reason)
+            return None
+        view = route_disposition(decoded)
+        forged = future_rejection(view.time, produced_ms(event.message), max_future_ms)
+        if forged is not None:
+            await send_dead_letter(letter_for(event, forged), forged.reason)
+            return None
+        await send_internal(plan.accounts, view.key.encode(), encode_message(view))
+        return view.time
 
     @app.timer(interval=settings.watermark_interval_s)
     async def announce_watermarks() -> None:
@@ -273,6 +300,12 @@ def create_app(
             except Exception as exc:  # a detector bug must not stop the worker: keep the message
                 await dead_letter_failure(event, exc)
                 continue
+            if outcome.rejected is not None:  # a decision on an alert the account does not have
+                refused = Rejection(RejectReason.UNKNOWN_ALERT, outcome.rejected)
+                await send_dead_letter(letter_for(event, refused, disposition_bytes(message)), refused.reason)
+                continue
+            if outcome.decided is not None:
+                metrics.decided(outcome.decided)
             if outcome.late and isinstance(message, (CrossHit, FlowToken)):
                 metrics.stale_hits.inc()  # older than every window it could count in: nothing lost
             elif outcome.late:

@@ -12,8 +12,18 @@ from enum import StrEnum
 import orjson
 from pydantic import ValidationError
 
-from detectors.eventtime import to_ms
-from schemas import EVENT_TYPES, InputEvent, describe_validation_error, parse_event
+from detectors.eventtime import to_datetime, to_ms
+from detectors.messages import DispositionView
+from schemas import (
+    DISPOSITION_ADAPTER,
+    EVENT_TYPES,
+    Decision,
+    Disposition,
+    InputEvent,
+    ReasonCode,
+    describe_validation_error,
+    parse_event,
+)
 
 
 class RejectReason(StrEnum):
@@ -27,6 +37,8 @@ class RejectReason(StrEnum):
     LATE = "late"
     FUTURE_EVENT_TIME = "future_event_time"
     PROCESSING_ERROR = "processing_error"
+    #: A disposition naming an alert (or version) the account's state does not hold.
+    UNKNOWN_ALERT = "unknown_alert"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,21 @@ def decode_event(raw: bytes | None, max_bytes: int) -> InputEvent | Rejection:
         return _classify(raw, exc)
 
 
+def decode_disposition(raw: bytes | None, max_bytes: int) -> Disposition | Rejection:
+    """Validate one message of the dispositions topic (or line of a dispositions file); never raises."""
+    if not raw:
+        return Rejection(RejectReason.EMPTY, "message has no value")
+    if len(raw) > max_bytes:
+        return Rejection(RejectReason.OVERSIZE, f"message is {len(raw)} bytes, limit is {max_bytes}")
+    try:
+        return DISPOSITION_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        rejection = _classify(raw, exc)
+        if rejection.reason is RejectReason.UNKNOWN_TYPE:  # dispositions have no type field
+            return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))
+        return rejection
+
+
 def _classify(raw: bytes, exc: ValidationError) -> Rejection:
     """Tell undecodable bytes, broken JSON and unknown types apart from schema violations."""
     try:
@@ -86,3 +113,13 @@ def _classify(raw: bytes, exc: ValidationError) -> Rejection:
         shown = repr(event_type)[:60]
         return Rejection(RejectReason.UNKNOWN_TYPE, f"type {shown} is not one of {', '.join(EVENT_TYPES)}")
     return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))
+
+
+def disposition_bytes(view: DispositionView) -> bytes:
+    """The decision a view carries, as a ``Disposition`` JSON document again: what the dead-letter
+    topic gets for a decision refused after it left the dispositions topic (its own bytes are gone
+    by then, every field of it is here)."""
+    return Disposition(
+        alert_id=view.alert_id, account_id=view.key, version=view.version, decision=Decision(view.decision),
+        reason_code=ReasonCode(view.reason_code), decided_at=to_datetime(view.time),
+    ).model_dump_json().encode()

@@ -1,7 +1,7 @@
 """The worker's Prometheus metrics, in a registry of the app's own.
 
 Labels carry only bounded, non-personal values (topic, partition, event type, reason, typology,
-severity, table): never an account, customer, phone or device id.
+severity, table, rule, decision, reason code): never an account, customer, phone or device id.
 
 Agents call these objects in one line each; the few metrics that need a look at the consumer or the
 tables are refreshed by :meth:`Metrics.sample`, which a timer of the app calls.
@@ -18,7 +18,9 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from schemas import Severity, Typology
+from detectors.dispositions import Decided
+from detectors.rules import RULE_IDS
+from schemas import Decision, ReasonCode, Severity, Typology
 from stream.decoding import RejectReason
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,19 @@ class Metrics:
         self.alerts = Counter(
             "mulewatch_alerts_published_total", "Alert versions published, by the alert's strongest typology",
             ["typology", "severity"], registry=r
+        )
+        # Analysts' decisions (the dispositions topic), for each rule's and typology's precision as
+        # analysts see it: every decision counts once per typology and once per rule its alert showed.
+        self.dispositions = Counter(
+            "mulewatch_dispositions_total", "Analysts' decisions applied", ["decision", "reason_code"], registry=r
+        )
+        self.decisions_by_typology = Counter(
+            "mulewatch_decisions_by_typology_total", "Analysts' decisions, once per typology the decided alert showed",
+            ["typology", "decision"], registry=r
+        )
+        self.decisions_by_rule = Counter(
+            "mulewatch_decisions_by_rule_total", "Analysts' decisions, once per rule the decided alert showed",
+            ["rule", "decision"], registry=r
         )
         self.processing_latency = Histogram(
             "mulewatch_processing_latency_seconds",
@@ -131,6 +146,13 @@ class Metrics:
         for typology in Typology:
             for severity in Severity:
                 self.alerts.labels(typology=typology.value, severity=severity.value)
+            for decision in Decision:
+                self.decisions_by_typology.labels(typology=typology.value, decision=decision.value)
+        for decision in Decision:
+            for reason in ReasonCode:
+                self.dispositions.labels(decision=decision.value, reason_code=reason.value)
+            for rule in RULE_IDS:
+                self.decisions_by_rule.labels(rule=rule, decision=decision.value)
         self._lag_labels: set[tuple[str, str]] = set()
 
     # ---- one-line hooks for the agents ------------------------------------------------------
@@ -154,6 +176,14 @@ class Metrics:
                 "payments in currency %s have no rate in the detector config (money.rates): amounts are"
                 " compared within that currency only and its alerts take severity.without_rate", label,
             )
+
+    def decided(self, decided: Decided) -> None:
+        """Count an analyst's decision, by typology and by rule of the alert it was about."""
+        self.dispositions.labels(decision=decided.decision, reason_code=decided.reason_code).inc()
+        for typology in decided.typologies:
+            self.decisions_by_typology.labels(typology=typology, decision=decided.decision).inc()
+        for rule in decided.rules:
+            self.decisions_by_rule.labels(rule=rule, decision=decided.decision).inc()
 
     def alert_published(self, sent_at_s: float | None) -> None:
         """Observe the latency of an alert whose triggering repartition message has timestamp ``sent_at_s``."""

@@ -20,15 +20,15 @@ from pathlib import Path
 import orjson
 
 from detectors.eventtime import to_ms
-from schemas import InputEvent, Payment
-from stream.decoding import RejectReason, Rejection, decode_event, future_rejection
+from schemas import Disposition, InputEvent, Payment
+from stream.decoding import RejectReason, Rejection, decode_disposition, decode_event, future_rejection
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(slots=True)
 class Item:
-    event: InputEvent
+    event: InputEvent | Disposition
     where: str
     raw: bytes  # the line or message value as read
 
@@ -51,6 +51,7 @@ class Summary:
     events: int = 0
     rejects: int = 0
     alerts: int = 0
+    dispositions: int = 0
     sorted_in_memory: bool = False
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -171,6 +172,43 @@ def read_kafka(settings, topics: list[str], start: datetime, end: datetime, max_
             yield item
     finally:
         consumer.close()
+
+
+def read_dispositions(path: Path, max_bytes: int, summary: Summary) -> tuple[list[Item], list[Reject]]:
+    """An analysts' decisions file (JSONL, plain or gzip), sorted by ``decided_at`` (ties keep file
+    order), and its bad lines."""
+    items: list[Item] = []
+    bad: list[Reject] = []
+    with open_maybe_gzip(path) as handle:
+        for n, line in enumerate(handle, start=1):
+            summary.lines += 1
+            raw = line.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            where = f"{path}:{n}"
+            result = decode_disposition(raw, max_bytes)
+            if isinstance(result, Rejection):
+                bad.append(Reject(where, result.reason.value, result.detail, raw))
+            else:
+                items.append(Item(result, where, raw))
+    items.sort(key=lambda item: item.event.decided_at)
+    return items, bad
+
+
+def with_dispositions(ordered: Iterable[Item | Reject], dispositions: list[Item]) -> Iterator[Item | Reject]:
+    """The events with the decisions among them by time: a decision after every event of its very
+    millisecond and before the first later one, as the worker's event-time order puts it."""
+    pending = iter(dispositions)
+    upcoming = next(pending, None)
+    for item in ordered:
+        if isinstance(item, Item):
+            while upcoming is not None and upcoming.event.decided_at < item.event.event_time:
+                yield upcoming
+                upcoming = next(pending, None)
+        yield item
+    while upcoming is not None:
+        yield upcoming
+        upcoming = next(pending, None)
 
 
 # --- forged times ---------------------------------------------------------------------------------
@@ -385,7 +423,7 @@ class AlertFile:
         self.tmp.unlink(missing_ok=True)
 
 
-def partition_key(event: InputEvent) -> str:
+def partition_key(event: InputEvent | Disposition) -> str:
     """The key the worker expects: a payment's own debtor, else its creditor; else the account."""
     if isinstance(event, Payment):
         return event.debtor.account_id if event.debtor.bank_id is None else event.creditor.account_id
@@ -408,14 +446,17 @@ class KafkaAlerts:
 
 
 class Republisher:
-    """Sends the events themselves (their original bytes) to the live input topics."""
+    """Sends the events themselves (their original bytes) to the live input topics, and analysts'
+    decisions to the dispositions topic."""
 
-    def __init__(self, producer, payments_topic: str, account_topic: str) -> None:
+    def __init__(self, producer, payments_topic: str, account_topic: str, dispositions_topic: str) -> None:
         self.producer, self.payments, self.accounts = producer, payments_topic, account_topic
+        self.dispositions = dispositions_topic
 
     def event(self, item: Item) -> None:
-        topic = self.payments if isinstance(item.event, Payment) else self.accounts
-        self.producer.send(topic, key=partition_key(item.event).encode(), value=item.raw)
+        event = item.event
+        topic = self.payments if isinstance(event, Payment) else self.dispositions if isinstance(event, Disposition) else self.accounts
+        self.producer.send(topic, key=partition_key(event).encode(), value=item.raw)
 
     def commit(self) -> None:
         self.producer.flush()
@@ -437,8 +478,10 @@ def replay(
     on_reject: Callable[[Reject], None] | None = None,
     republisher: Republisher | None = None,
     every: int = 2000,
+    engine_stats=None,
 ) -> Summary:
-    """Run every event through ``process`` (None: parse only), send alerts to the sinks."""
+    """Run every event (and analyst's decision) through ``process`` (None: parse only), send alerts
+    to the sinks; a decision the engine refused (``engine_stats``) goes to the rejects as a bad line."""
     pending_events = pending_alerts = 0
     for item in source:
         if isinstance(item, Reject):
@@ -448,12 +491,24 @@ def replay(
             if on_reject is not None:
                 on_reject(item)
             continue
-        summary.events += 1
+        if type(item.event) is Disposition:
+            summary.dispositions += 1
+        else:
+            summary.events += 1
         pending_events += 1
         if republisher is not None:
             republisher.event(item)
         if process is not None:
+            refused = len(engine_stats.rejected_dispositions) if engine_stats is not None else 0
             alerts = process(item.event)
+            if engine_stats is not None and len(engine_stats.rejected_dispositions) > refused:
+                why = engine_stats.rejected_dispositions[-1][2]
+                rejected = Reject(item.where, RejectReason.UNKNOWN_ALERT.value, why, item.raw)
+                summary.rejects += 1
+                summary.reject_reasons[rejected.reason] = summary.reject_reasons.get(rejected.reason, 0) + 1
+                rejects.write(rejected)
+                if on_reject is not None:
+                    on_reject(rejected)
             if alerts:
                 summary.alerts += len(alerts)
                 pending_alerts += len(alerts)

@@ -27,9 +27,11 @@ from stream.replay import (
     Republisher,
     Summary,
     in_event_time_order,
+    read_dispositions,
     read_files,
     read_kafka,
     replay,
+    with_dispositions,
 )
 
 _SHOWN_REJECTS = 20
@@ -52,6 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to-kafka", action="store_true", help="publish alerts to the alert topic")
     parser.add_argument("--republish", action="store_true",
                         help="send the events themselves to the live input topics, keyed by account (no detection)")
+    parser.add_argument("--dispositions", type=Path,
+                        help="analysts' decisions (JSONL of Disposition, any order), applied at their decided_at among the events")
     parser.add_argument("--config", type=Path, help="detector thresholds TOML (default: the engine's defaults)")
     parser.add_argument("--rejects", type=Path, help="bad lines with their reason (default: <out>.rejects.jsonl, else ./replay.rejects.jsonl)")
     parser.add_argument("--sort", action="store_true",
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage("--republish reads files: replaying the input topics into themselves would duplicate them")
     if not (args.out or args.to_kafka or args.republish or args.parse_only):
         return _usage("say where to: --out FILE, --to-kafka, --republish or --parse-only")
-    for path in args.inputs:
+    for path in [*args.inputs, *([args.dispositions] if args.dispositions else [])]:
         if not path.is_file():
             print(f"replay: {path}: no such file", file=sys.stderr)
             return 1
@@ -146,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(AlertFile(args.out))
     if args.to_kafka:
         sinks.append(KafkaAlerts(producer, settings.topics.alerts))
-    republisher = Republisher(producer, settings.topics.payments, settings.topics.account_events) if args.republish else None
+    republisher = (Republisher(producer, settings.topics.payments, settings.topics.account_events, settings.topics.dispositions)
+                   if args.republish else None)
 
     if args.from_kafka:
         source = read_kafka(settings, [settings.topics.payments, settings.topics.account_events], args.start, args.end,
@@ -162,6 +167,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             ordered = in_event_time_order(guard.filter(source), lateness, False, summary)
 
+    if args.dispositions:
+        decisions, bad = read_dispositions(args.dispositions, args.max_line_bytes, summary)
+        ordered = with_dispositions(_rejects_first(bad, ordered), decisions)
+
     def show_reject(reject: Reject) -> None:
         if summary.rejects <= _SHOWN_REJECTS:
             print(f"replay: rejected {reject.where}: {reject.reason}: {reject.detail}", file=sys.stderr)
@@ -174,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
     ok = False
     try:
         with Progress("replay") as progress:
-            replay(ordered, process, sinks, rejects, summary, progress.update, show_reject, republisher)
+            replay(ordered, process, sinks, rejects, summary, progress.update, show_reject, republisher,
+                   engine_stats=engine.stats if engine is not None else None)
         ok = True
     except OutOfOrder as exc:
         print(f"replay: refused unordered input: {exc}", file=sys.stderr)
@@ -206,6 +216,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"replay: {sum(engine.stats.unvalued.values()):,} payments in currencies without a rate in the config "
               f"({counts}): compared within their own currency only, alerts on such accounts take "
               f"severity.without_rate", file=sys.stderr)
+    if args.dispositions:
+        applied = len(engine.stats.decided) if engine is not None else 0
+        print(f"replay: {summary.dispositions} analysts' decisions read, {applied} applied"
+              + (f", {len(engine.stats.rejected_dispositions)} refused (unknown_alert)" if engine is not None else ""),
+              file=sys.stderr)
     if engine is not None and (engine.stats.late or engine.stats.duplicates):
         print(f"replay: the engine dropped {engine.stats.late} late and {engine.stats.duplicates} duplicate events",
               file=sys.stderr)
@@ -220,6 +235,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"replay: alerts -> {args.out}", file=sys.stderr)
     return 0
+
+
+def _rejects_first(bad: list[Reject], source):
+    """The dispositions file's bad lines, then the events."""
+    yield from bad
+    yield from source
 
 
 def _producer(settings):

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         MULEWATCH_TOPICS__ACCOUNT_EVENTS=f"account-events-local-{run_id}",
         MULEWATCH_TOPICS__ALERTS=f"mule-alerts-local-{run_id}",
         MULEWATCH_TOPICS__DLQ=f"mulewatch-dlq-local-{run_id}",
+        MULEWATCH_TOPICS__DISPOSITIONS=f"mule-dispositions-local-{run_id}",
         MULEWATCH_DATA_DIR=str(RUN_DIR / f"worker-{run_id}"),
         MULEWATCH_PARTITIONS="4",
     )

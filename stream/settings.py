@@ -25,6 +25,8 @@ class Topics(BaseModel):
     account_events: TopicName = "account-events"
     alerts: TopicName = "mule-alerts"
     dlq: TopicName = "mulewatch-dlq"
+    #: Analysts' decisions on alerts, written by case management (``schemas.Disposition``).
+    dispositions: TopicName = "mule-dispositions"
 
 
 class SecurityProtocol(StrEnum):

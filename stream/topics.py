@@ -29,11 +29,12 @@ class BrokerUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class TopicPlan:
-    inputs: tuple[str, ...]
+    inputs: tuple[str, ...]  # the events' topics, then the dispositions topic
     accounts: str
     identifiers: str
     alerts: str
     dlq: str
+    dispositions: str
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -42,11 +43,12 @@ class TopicPlan:
 
 def topic_plan(settings: Settings) -> TopicPlan:
     return TopicPlan(
-        inputs=(settings.topics.payments, settings.topics.account_events),
+        inputs=(settings.topics.payments, settings.topics.account_events, settings.topics.dispositions),
         accounts=f"{settings.app_id}-accounts-repartition",
         identifiers=f"{settings.app_id}-identifiers-repartition",
         alerts=settings.topics.alerts,
         dlq=settings.topics.dlq,
+        dispositions=settings.topics.dispositions,
     )
 
 

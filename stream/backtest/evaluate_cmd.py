@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from stream.backtest.evaluation.alert_view import read_alerts
+from stream.backtest.evaluation.decisions import decision_effects, describe, read_dispositions
 from stream.backtest.evaluation.metrics import DEFAULT_BUDGETS, Evaluation, evaluate, read_labels
 from stream.backtest.evaluation.tables import Table, tables
 
@@ -40,6 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="alert budgets in %% of the labelled accounts, comma-separated "
                              f"(default {','.join(f'{p:f}' for p in DEFAULT_BUDGETS)})")
     parser.add_argument("--top-fp", type=int, default=20, help="false positives listed in the report (default 20)")
+    parser.add_argument("--dispositions", type=Path,
+                        help="analysts' decisions (JSONL of Disposition): also report what they changed, or would have"
+                             " (alert versions after a legitimate decision, accounts alerted with a confirmed mule's money)")
 
 
 def _grid(table: Table) -> list[str]:
@@ -102,8 +106,22 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(labels, alerts, days=args.days, alert_versions=versions, top_false_positives=args.top_fp,
                       budgets=args.budgets)
     print(terminal(result))
+    effects = None
+    if args.dispositions is not None:
+        try:
+            decided, bad = read_dispositions(args.dispositions)
+        except OSError as exc:
+            print(f"evaluate: {exc}", file=sys.stderr)
+            return 1
+        for line in bad[:10]:
+            print(f"evaluate: {args.dispositions}: skipped {line}", file=sys.stderr)
+        effects = decision_effects(args.alerts, decided, labels)
+        print(describe(effects))
     if args.json is not None:
-        args.json.write_text(to_json(result) + "\n", encoding="utf-8")
+        document = json.loads(to_json(result))
+        if effects is not None:
+            document["decisions"] = dataclasses.asdict(effects)
+        args.json.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         print(f"json: {args.json}", file=sys.stderr)
     if args.report is not None:
         from stream.backtest.evaluation.report import render

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from stream.progress import Progress
@@ -61,6 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="payments alone, as many banks' feeds are: no account events, no device, IP or session country")
     parser.add_argument("--country", default="DE", help="the bank's country, ISO 3166 alpha-2 (default DE)")
     parser.add_argument("--currency", default="EUR", help="the bank's currency, ISO 4217 (default EUR)")
+    parser.add_argument("--dispositions", type=Path,
+                        help="with --out: also write the decisions an analyst following the labels would make on the"
+                             " shipped detectors' alerts (JSONL of Disposition; runs the detectors over the events)")
+    parser.add_argument("--decision-delay-hours", type=float, default=24.0,
+                        help="with --dispositions: hours from an alert to the analyst's decision (default 24)")
     parser.add_argument("--to-kafka", action="store_true", help="publish to the input topics instead of writing --out")
     parser.add_argument("--rate", type=float, default=None, help="with --to-kafka: events per second (default: as fast as possible)")
     parser.add_argument("--broker", default=None, help="with --to-kafka: kafka://host:port (default MULEWATCH_BROKER or settings)")
@@ -72,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.to_kafka and args.out is not None:
         print("simulate: --out and --to-kafka are exclusive", file=sys.stderr)
+        return 2
+    if args.dispositions is not None and args.out is None:
+        print("simulate: --dispositions needs --out (the decisions are made on the written events)", file=sys.stderr)
         return 2
     try:
         start_t = parse_start(args.start)
@@ -103,7 +112,31 @@ def run(args: argparse.Namespace) -> int:
     detail = f", {size / 1e6:.1f} MB" if size is not None else ""
     print(f"simulate: {events} events{detail} in {elapsed:.1f}s ({events / max(elapsed, 1e-9):,.0f} events/s) -> {where}",
           file=sys.stderr)
+    if args.dispositions is not None:
+        mules = {account for account, label, _, _ in sim.labels() if label}
+        _write_dispositions(args.out, args.dispositions, mules, timedelta(hours=args.decision_delay_hours))
     return 0
+
+
+def _write_dispositions(events_path: Path, out: Path, mules: set[str], delay: timedelta) -> None:
+    """Run the shipped detectors over the written events (partitioned as replay does by default)
+    with an analyst following the labels, and write the analyst's decisions."""
+    from detectors import Engine, load_config
+    from stream.backtest.analyst import analyst_dispositions
+    from stream.partitioning import account_partitioner
+    from stream.replay import Item, Summary, read_files
+    from stream.settings import load_settings
+
+    engine = Engine(load_config(), partition_of=account_partitioner(load_settings().partitions))
+    events = (item.event for item in read_files([events_path], 10**6, Summary()) if isinstance(item, Item))
+    with Progress("analyst") as progress:
+        decided = analyst_dispositions(events, mules, engine, delay, progress.update)
+    with open(out, "wb") as handle:
+        for disposition in decided:
+            handle.write(disposition.model_dump_json().encode() + b"\n")
+    confirmed = sum(d.decision.value == "confirmed_mule" for d in decided)
+    print(f"simulate: {len(decided)} analyst decisions ({confirmed} confirmed_mule, {len(decided) - confirmed} legitimate)"
+          f" -> {out}", file=sys.stderr)
 
 
 def _to_kafka(args: argparse.Namespace, sim: Simulation, progress: Progress) -> int | None:

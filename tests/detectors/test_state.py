@@ -169,7 +169,7 @@ def test_states_saved_before_episodes_still_load(config):
     assert fmt == 5 and in_view_at == 123 and decisions == []
     episodes_at = 22  # the field's place after the format number
     assert fields[episodes_at] == orjson.loads(orjson.dumps(
-        sorted([b, p, sorted([n, *e] for n, e in best.items())] for b, (p, best) in state.episodes.items())))
+        sorted([b, p, sorted([n, r] for n, r in best.items())] for b, (p, best) in state.episodes.items())))
     fields[episodes_at] = [["collection_account", 671, -1, 1740992400000, -1, -1]]  # how format 4 kept them
     four = AccountState.from_bytes(orjson.dumps([4, *fields, 123]))
     assert four.in_view_at == 123 and four.episodes == {} and four.hits == state.hits

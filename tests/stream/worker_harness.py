@@ -84,6 +84,7 @@ class Deployment:
             "MULEWATCH_TOPICS__ACCOUNT_EVENTS": f"{self.name}-account-events",
             "MULEWATCH_TOPICS__ALERTS": f"{self.name}-alerts",
             "MULEWATCH_TOPICS__DLQ": f"{self.name}-dlq",
+            "MULEWATCH_TOPICS__DISPOSITIONS": f"{self.name}-dispositions",
             "MULEWATCH_PARTITIONS": str(self.partitions),
             **self.extra_env,
         }

@@ -379,3 +379,30 @@ def test_cli_reports_a_missing_labels_file(tmp_path, capsys):
     _, out = _write(tmp_path)
     assert main(["evaluate", "--alerts", str(out), "--labels", str(tmp_path / "nope.csv")]) == 1
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_cli_reports_what_analysts_decisions_changed(tmp_path, capsys):
+    from schemas import Decision, Disposition, ReasonCode
+
+    found = [
+        alert("n1", "account_sold", 1, key="n1-a"),  # before the decision: not a repeat
+        alert("n1", "account_sold", 30, key="n1-b"), alert("n1", "account_sold", 31, version=2, key="n1-b"),
+        alert("m3", "account_rented", 5, rules=(("confirmed_counterparty", 50), ("pass_through", 15))),
+        alert("n2", "collection_account", 5, rules=(("confirmed_counterparty", 25),)),
+    ]
+    lab, out = _write_labels(tmp_path / "labels.csv", labels()), _write_alerts(tmp_path / "alerts.jsonl", found)
+    decided = [Disposition(alert_id=found[0].alert_id, account_id="n1", version=1, decision=Decision.LEGITIMATE,
+                           reason_code=ReasonCode.PAYROLL_OR_BUSINESS, decided_at=T0 + timedelta(hours=20)),
+               Disposition(alert_id=found[3].alert_id, account_id="m3", version=1, decision=Decision.CONFIRMED_MULE,
+                           reason_code=ReasonCode.VICTIM_REPORT, decided_at=T0 + timedelta(hours=40))]
+    path = tmp_path / "decisions.jsonl"
+    path.write_text("".join(d.model_dump_json() + "\n" for d in decided) + "{broken\n")
+    target = tmp_path / "evaluation.json"
+    assert main(["evaluate", "--alerts", str(out), "--labels", str(lab), "--days", "2", "--dispositions", str(path),
+                 "--json", str(target)]) == 0
+    captured = capsys.readouterr()
+    assert "analysts' decisions: 1 confirmed_mule, 1 legitimate" in captured.out
+    assert "after a legitimate decision: 2 alert versions on 1 of the 1 accounts found legitimate" in captured.out
+    assert "alerted with money to or from a confirmed mule: 2 accounts, 1 of them mules" in captured.out
+    assert "skipped line 3" in captured.err
+    assert json.loads(target.read_text())["decisions"]["repeats_after_legitimate"] == 2
