@@ -49,16 +49,23 @@ def test_a_legitimate_decision_holds_back_the_same_behaviour_for_the_quiet_days(
 
 
 def test_a_legitimate_account_comes_back_when_the_score_rises_by_the_margin_and_says_why(config):
-    _, first = run(collection_mule(amount=1500), config)
+    weak = collection_mule(victims=5, amount=1100)
+    _, first = run(weak, config)
     seen = first[-1]
-    assert seen.score <= 100 - config.dispositions.resurface_margin, "guard: room to rise"
+    assert seen.score + config.dispositions.resurface_margin <= 100, "guard: room to rise"
     decided = decide(seen, "legitimate", at(hours=12))
-    much_more = [pay_in(f"m-v{i}", at(days=2, minutes=10 * i), "M1", f"m-VIC{i}", 9000) for i in range(9)]
-    much_more += [pay_out("m-x", at(days=2, hours=2), "M1", "GANG-Z", 80000),
-                  pay_out("m-y", at(days=2, hours=2, minutes=5), "M1", "GANG-Y", 800)]
-    _, alerts = run(collection_mule(amount=1500) + much_more + [decided], config)
+    # The next day more of the same: a typology joins and the severity rises, the score barely.
+    same_again = [pay_in(f"s-v{i}", at(days=1, minutes=20 * i), "M1", f"s-VIC{i}", 5000) for i in range(5)]
+    same_again += [pay_out("s-x", at(days=1, hours=2), "M1", "GANG-S", 23750)]
+    stronger = [pay_in(f"m-v{i}", at(days=2, minutes=10 * i), "M1", f"m-VIC{i}", 6900) for i in range(7)]
+    stronger += [pay_out("m-x", at(days=2, hours=2), "M1", "GANG-Z", 25000),
+                 pay_out("m-y", at(days=2, hours=2, minutes=15), "M1", "GANG-Y", 21000)]
+    _, without = run(weak + same_again + stronger, config)
+    assert [a for a in without if at(days=1) <= a.window_end < at(days=2)], "guard: undecided, the repeat alerts"
+    _, alerts = run(weak + same_again + stronger + [decided], config)
     back = [a for a in alerts if a.window_end > decided.decided_at]
-    assert back and all(a.score >= seen.score + config.dispositions.resurface_margin for a in back)
+    assert back and all(a.window_end >= at(days=2) for a in back)  # the same behaviour again stays quiet
+    assert all(a.score >= seen.score + config.dispositions.resurface_margin for a in back)
     previous = back[0].previous_decision
     assert previous is not None and previous.decision is Decision.LEGITIMATE and previous.score_then == seen.score
     assert previous.alert_id == seen.alert_id and "rose" in previous.note
