@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("stream.backtest.evaluate_cmd", "precision, recall, workload and time to detect of alerts against labels"),
     "replay": ("stream.replay_cmd", "run historical events through the detectors, or republish them to the input topics"),
     "worker": ("stream.worker_cmd", "run the streaming worker: Kafka in, detectors, alerts out"),
+    "cases": ("stream.cases_cmd", "one line per account with its current alert, from a file or following the alert topic"),
 }
 
 

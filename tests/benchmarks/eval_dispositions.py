@@ -39,8 +39,8 @@ def when(text: str) -> datetime:
 
 def confirmed_counterparty_mules(events: Path, decisions: Path, mules: set[str], lookback: timedelta,
                                  follow: timedelta) -> set[str]:
-    """Mules (other than the confirmed ones) that a confirmed mule paid or was paid by, both accounts
-    being the bank's own, from ``lookback`` before the decision to ``follow`` after it."""
+    """Mules that a confirmed mule paid or was paid by, both accounts being the bank's own, from
+    ``lookback`` before the decision to ``follow`` after it (some are confirmed mules themselves)."""
     confirmed: dict[str, datetime] = {}
     for line in decisions.read_text().splitlines():
         d = json.loads(line)
@@ -59,7 +59,7 @@ def confirmed_counterparty_mules(events: Path, decisions: Path, mules: set[str],
                                 (e["creditor"]["account_id"], e["debtor"]["account_id"])):
                 decided = confirmed.get(mule)
                 if decided is not None and decided - lookback <= t <= decided + follow and other in mules \
-                        and other not in confirmed and other != mule:
+                        and other != mule:
                     found.add(other)
     return found
 
