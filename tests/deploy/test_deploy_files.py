@@ -18,7 +18,7 @@ COMPOSE = DEPLOY / "docker" / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 WEB_PORT = Settings.model_fields["web_port"].default
 ALERTS = {"MulewatchWorkerDown", "MulewatchConsumerLagGrowing", "MulewatchDeadLetterRateHigh",
-          "MulewatchNoEventsReceived", "MulewatchAlertRateUnusual"}
+          "MulewatchNoEventsReceived", "MulewatchAlertRateUnusual", "MulewatchRuleConfirmedShareDropped"}
 
 
 def settings_env_names() -> set[str]:
