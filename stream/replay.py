@@ -499,9 +499,10 @@ def replay(
         if republisher is not None:
             republisher.event(item)
         if process is not None:
-            refused = len(engine_stats.rejected_dispositions) if engine_stats is not None else 0
+            decision = engine_stats is not None and type(item.event) is Disposition
+            refused = len(engine_stats.rejected_dispositions) if decision else 0
             alerts = process(item.event)
-            if engine_stats is not None and len(engine_stats.rejected_dispositions) > refused:
+            if decision and len(engine_stats.rejected_dispositions) > refused:
                 why = engine_stats.rejected_dispositions[-1][2]
                 rejected = Reject(item.where, RejectReason.UNKNOWN_ALERT.value, why, item.raw)
                 summary.rejects += 1

@@ -70,3 +70,16 @@ def test_a_confirmed_mules_counterparties_are_found_and_cleared_accounts_stay_qu
     legitimate = {d["account_id"]: when(d["decided_at"]) for d in decisions if d["decision"] == "legitimate"}
     after = [a for a in runs["with"] if a["account_id"] in legitimate and when(a["window_end"]) > legitimate[a["account_id"]]]
     assert all(a["previous_decision"] is not None for a in after)
+
+
+def test_replay_puts_bad_and_unknown_decisions_in_the_rejects_and_goes_on(backtest, capsys):
+    decisions, runs, _, work = backtest
+    unknown = {**decisions[0], "alert_id": "0" * 32}
+    path = work / "bad-decisions.jsonl"
+    path.write_text("{oops\n" + json.dumps(unknown) + "\n" + json.dumps({**decisions[0], "decision": "maybe"}) + "\n")
+    out = work / "bad.jsonl"
+    assert main(["replay", str(work / "events.jsonl.gz"), "--out", str(out), "--dispositions", str(path)]) == 0
+    assert "1 analysts' decisions read, 0 applied, 1 refused" in capsys.readouterr().err
+    reasons = {(r["where"].rsplit(":", 1)[1], r["reason"]) for r in lines(work / "bad.jsonl.rejects.jsonl")}
+    assert reasons == {("1", "invalid_json"), ("2", "unknown_alert"), ("3", "schema_violation")}
+    assert lines(out) == runs["without"]  # nothing applied: as if there were no decisions
