@@ -33,6 +33,8 @@ from detectors.account_state import (
     E_HITS,
     EVENT_ID,
     H_RULE,
+    OUTGOING,
+    TIME,
     COUNTERPARTY,
     AccountState,
     shown_at,
@@ -103,7 +105,7 @@ def apply_disposition(state: AccountState | None, msg: DispositionView, runtime:
     """Record a decision and make what it says true from its time on; see the module docstring."""
     found = None if state is None else _find_version(state, msg.alert_id, msg.version, runtime)
     if found is None:
-        return Applied(None, f"no alert {msg.alert_id} version {msg.version} for this account", [])
+        return Applied(None, f"no alert {msg.alert_id} in this account's state (never raised, or its episode is over)", [])
     score, typologies, rules = found
     record = [msg.time, msg.alert_id, msg.version, msg.decision, msg.reason_code, score]
     if record in state.decisions:
@@ -145,12 +147,11 @@ def confirmed_hits(state: AccountState, entry: tuple, runtime: Runtime) -> list[
     counterparty = entry[COUNTERPARTY]
     if "|" in counterparty or counterparty == state.account_id:
         return []
-    time = entry[0]
+    time = entry[TIME]
     follow = runtime.dispositions.follow
     for record in reversed(state.decisions):
         if record[D_DECISION] == CONFIRMED and record[D_TIME] <= time < record[D_TIME] + follow:
-            paid_it = bool(entry[2])  # the mule paid the counterparty
-            return [_hit(state.account_id, counterparty, entry[EVENT_ID], time, paid_it, (entry[EVENT_ID],))]
+            return [_hit(state.account_id, counterparty, entry[EVENT_ID], time, bool(entry[OUTGOING]), (entry[EVENT_ID],))]
     return []
 
 
@@ -163,7 +164,7 @@ def _tell_counterparties(state: AccountState, msg: DispositionView, runtime: Run
                  reverse=True)
     hits = []
     for _, key, flags in met[: config.max_counterparties]:
-        evidence = [e[EVENT_ID] for e in state.ledger if e[COUNTERPARTY] == key and since <= e[0] <= msg.time]
+        evidence = [e[EVENT_ID] for e in state.ledger if e[COUNTERPARTY] == key and since <= e[TIME] <= msg.time]
         hits.append(_hit(state.account_id, key, msg.event_id, msg.time, bool(flags & BENEFICIARY),
                          tuple(evidence[-runtime.max_evidence:])))
     return hits
