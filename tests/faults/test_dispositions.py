@@ -150,7 +150,14 @@ def test_worker_applies_decisions_as_replay_does_through_a_crash_and_dead_letter
                          idle_s=25, max_s=240)
     worker = workers[-1]
     assert worker.process.poll() is None, worker.log()[-3000:]
-    letters = deployment.read("dlq", expect=2, max_s=60)
+    # Only the two bad decisions are refused. (After the restart the worker re-reads what it had not
+    # committed; an event of that backlog may come too late for its account and be dead-lettered as
+    # late, as in every crash: the alerts below are judged all the same.)
+    def refused(records: list) -> list:
+        return [r for r in records if dict(r.headers)["mulewatch-reason"] != b"late"]
+
+    letters = refused(read_topic(deployment.bootstrap, deployment.topic("dlq"), until=lambda r: len(refused(r)) >= 2,
+                                 settle_s=3, max_s=60))
     reasons = {dict(r.headers)["mulewatch-reason"]: r.value for r in letters}
     assert len(letters) == 2 and set(reasons) == {b"unknown_alert", b"schema_violation"}, \
         f"a decision overtook its case (the worker fell behind): {[(dict(r.headers), r.value) for r in letters]}"
