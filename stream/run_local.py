@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--until-idle", type=float, default=0, help="stop after this many quiet seconds once the feed ended")
     args = parser.parse_args(argv)
-    for signum in (signal.SIGTERM, signal.SIGHUP):  # `kill`, or the terminal closing, stops all as Ctrl-C does
+    # `kill`, or the terminal closing, stops all as Ctrl-C does; and Ctrl-C does even when this was
+    # started from a shell without job control, whose background commands inherit SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
 
     port = os.environ.get("KAFKA_PORT", "9092")

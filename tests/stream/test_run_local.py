@@ -56,8 +56,11 @@ def test_ctrl_c_on_make_run_piped_to_tee_stops_everything(tmp_path):
            "KAFKA_HEAP_OPTS": "-Xms256m -Xmx512m", "MULEWATCH_WEB_PORT": str(free_port())}
     env.pop("MULEWATCH_BROKER", None)  # the run's own broker, on its own port
     log = tmp_path / "run.log"
+    # A terminal's foreground job takes SIGINT (a test run from a script in the background inherits
+    # it ignored): restore it for the pipeline, as the terminal would have it.
     shell = subprocess.Popen(["bash", "-c", f"make --no-print-directory run 2>&1 | tee {log}"], cwd=REPO, env=env,
-                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     started: set[int] = set()
     try:
         deadline = time.monotonic() + 180
