@@ -37,7 +37,7 @@ class RejectReason(StrEnum):
     LATE = "late"
     FUTURE_EVENT_TIME = "future_event_time"
     PROCESSING_ERROR = "processing_error"
-    #: A disposition naming an alert (or version) the account's state does not hold.
+    #: A disposition naming an alert the account's state does not hold.
     UNKNOWN_ALERT = "unknown_alert"
 
 
@@ -71,33 +71,38 @@ def future_rejection(event_ms: int, produced_ms: int, max_future_ms: int) -> Rej
 
 def decode_event(raw: bytes | None, max_bytes: int) -> InputEvent | Rejection:
     """Validate one message value; never raises for bad input."""
-    if not raw:
-        return Rejection(RejectReason.EMPTY, "message has no value")
-    if len(raw) > max_bytes:
-        return Rejection(RejectReason.OVERSIZE, f"message is {len(raw)} bytes, limit is {max_bytes}")
+    refused = _size_rejection(raw, max_bytes)
+    if refused is not None:
+        return refused
     try:
         return parse_event(raw)
     except ValidationError as exc:
-        return _classify(raw, exc)
+        return _classify(raw, exc, typed=True)
 
 
 def decode_disposition(raw: bytes | None, max_bytes: int) -> Disposition | Rejection:
     """Validate one message of the dispositions topic (or line of a dispositions file); never raises."""
+    refused = _size_rejection(raw, max_bytes)
+    if refused is not None:
+        return refused
+    try:
+        return DISPOSITION_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        return _classify(raw, exc, typed=False)
+
+
+def _size_rejection(raw: bytes | None, max_bytes: int) -> Rejection | None:
+    """An empty or oversize message, refused before any parsing."""
     if not raw:
         return Rejection(RejectReason.EMPTY, "message has no value")
     if len(raw) > max_bytes:
         return Rejection(RejectReason.OVERSIZE, f"message is {len(raw)} bytes, limit is {max_bytes}")
-    try:
-        return DISPOSITION_ADAPTER.validate_json(raw)
-    except ValidationError as exc:
-        rejection = _classify(raw, exc)
-        if rejection.reason is RejectReason.UNKNOWN_TYPE:  # dispositions have no type field
-            return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))
-        return rejection
+    return None
 
 
-def _classify(raw: bytes, exc: ValidationError) -> Rejection:
-    """Tell undecodable bytes, broken JSON and unknown types apart from schema violations."""
+def _classify(raw: bytes, exc: ValidationError, typed: bool) -> Rejection:
+    """Tell undecodable bytes, broken JSON and (for ``typed`` documents: events) unknown types apart
+    from schema violations."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -109,7 +114,7 @@ def _classify(raw: bytes, exc: ValidationError) -> Rejection:
     if not isinstance(document, dict):
         return Rejection(RejectReason.NOT_AN_OBJECT, f"value is a JSON {type(document).__name__}, not an object")
     event_type = document.get("type")
-    if not isinstance(event_type, str) or event_type not in _KNOWN_TYPES:
+    if typed and (not isinstance(event_type, str) or event_type not in _KNOWN_TYPES):
         shown = repr(event_type)[:60]
         return Rejection(RejectReason.UNKNOWN_TYPE, f"type {shown} is not one of {', '.join(EVENT_TYPES)}")
     return Rejection(RejectReason.SCHEMA_VIOLATION, describe_validation_error(exc))
