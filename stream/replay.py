@@ -71,18 +71,23 @@ def open_maybe_gzip(path: Path):
 def read_files(paths: Iterable[Path], max_bytes: int, summary: Summary) -> Iterator[Item | Reject]:
     """Events of each file in the order given, line by line, each with its original bytes."""
     for path in paths:
-        name = str(path)
-        with open_maybe_gzip(path) as handle:
-            for n, line in enumerate(handle, start=1):
-                summary.lines += 1
-                raw = line.rstrip(b"\r\n")
-                if not raw.strip():
-                    continue
-                yield _decode(raw, f"{name}:{n}", max_bytes)
+        for where, raw in _lines(path, summary):
+            yield _decode(raw, where, max_bytes)
 
 
-def _decode(raw: bytes, where: str, max_bytes: int) -> Item | Reject:
-    result = decode_event(raw, max_bytes)
+def _lines(path: Path, summary: Summary) -> Iterator[tuple[str, bytes]]:
+    """The non-blank lines of a JSONL file (plain or gzip) without their line ends, each with
+    ``file:line`` (every line read is counted in the summary)."""
+    with open_maybe_gzip(path) as handle:
+        for n, line in enumerate(handle, start=1):
+            summary.lines += 1
+            raw = line.rstrip(b"\r\n")
+            if raw.strip():
+                yield f"{path}:{n}", raw
+
+
+def _decode(raw: bytes, where: str, max_bytes: int, decode=decode_event) -> Item | Reject:
+    result = decode(raw, max_bytes)
     if isinstance(result, Rejection):
         return Reject(where, result.reason.value, result.detail, raw)
     return Item(result, where, raw)
@@ -179,18 +184,12 @@ def read_dispositions(path: Path, max_bytes: int, summary: Summary) -> tuple[lis
     order), and its bad lines."""
     items: list[Item] = []
     bad: list[Reject] = []
-    with open_maybe_gzip(path) as handle:
-        for n, line in enumerate(handle, start=1):
-            summary.lines += 1
-            raw = line.rstrip(b"\r\n")
-            if not raw.strip():
-                continue
-            where = f"{path}:{n}"
-            result = decode_disposition(raw, max_bytes)
-            if isinstance(result, Rejection):
-                bad.append(Reject(where, result.reason.value, result.detail, raw))
-            else:
-                items.append(Item(result, where, raw))
+    for where, raw in _lines(path, summary):
+        read = _decode(raw, where, max_bytes, decode_disposition)
+        if isinstance(read, Reject):
+            bad.append(read)
+        else:
+            items.append(read)
     items.sort(key=lambda item: item.event.decided_at)
     return items, bad
 
