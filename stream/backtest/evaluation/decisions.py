@@ -19,10 +19,11 @@ from pydantic import ValidationError
 
 from schemas import Decision, Disposition
 from schemas.alerts import ALERT_ADAPTER
-from schemas.dispositions import DISPOSITION_ADAPTER
+from stream import replay
 from stream.backtest.evaluation.metrics import Label
 
 RULE = "confirmed_counterparty"
+MAX_LINE_BYTES = 1_000_000  # replay's default: a longer line is refused there too
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,11 @@ class DecisionEffects:
 
 
 def read_dispositions(path: Path) -> tuple[list[Disposition], list[str]]:
-    """Every valid decision of the file, and the bad lines (number and reason)."""
-    found, bad = [], []
-    with open(path, "rb") as handle:
-        for n, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                found.append(DISPOSITION_ADAPTER.validate_json(line))
-            except ValidationError as exc:
-                bad.append(f"line {n}: {exc.errors(include_url=False)[0]['msg']}")
-    return found, bad
+    """Every valid decision of the file (as ``replay --dispositions`` reads it), and the bad lines
+    (number, reason and detail)."""
+    items, bad = replay.read_dispositions(path, MAX_LINE_BYTES, replay.Summary())
+    return ([item.event for item in items],
+            [f"line {reject.where.rsplit(':', 1)[1]}: {reject.reason}: {reject.detail}" for reject in bad])
 
 
 def decision_effects(alerts_path: Path, dispositions: list[Disposition], labels: dict[str, Label]) -> DecisionEffects:
