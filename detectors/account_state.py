@@ -40,6 +40,8 @@ H_TIME, H_RULE, H_LEVEL, H_REASON, H_EVIDENCE, H_FLOWS, H_FACTOR = range(7)
 # A typology's record high in an alert episode (see ``typologies``): [score, severity rank, time,
 # inflow, outflow, [[hit_id, weight], ...]] with the flows of the typology's window at that point.
 E_SCORE, E_RANK, E_TIME, E_INFLOW, E_OUTFLOW, E_HITS = range(6)
+# A version an alert episode published: [version, time of the point that reached it, its score].
+P_VERSION, P_TIME, P_SCORE = range(3)
 # An analyst's decision (see ``dispositions``): [time, alert_id, version, decision, reason_code,
 # the score of the version decided on], sorted by time.
 D_TIME, D_ALERT, D_VERSION, D_DECISION, D_REASON, D_SCORE = range(6)
@@ -479,7 +481,7 @@ class AccountState:
 
     def alerted_between(self, since: int, until: int) -> bool:
         """Whether any alert version of the account was reached at a point in [since, until)."""
-        return any(since <= entry[1] < until for published, _ in self.episodes.values() for entry in published)
+        return any(since <= entry[P_TIME] < until for published, _ in self.episodes.values() for entry in published)
 
     def note_fired(self, time: int, bit: int) -> None:
         """Record that an own signal fired on ``time``'s day (for the partition's population)."""

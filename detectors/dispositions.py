@@ -25,6 +25,7 @@ from pydantic import Field
 
 from detectors.account_state import (
     BENEFICIARY,
+    D_ALERT,
     D_DECISION,
     D_REASON,
     D_SCORE,
@@ -34,13 +35,16 @@ from detectors.account_state import (
     EVENT_ID,
     H_RULE,
     OUTGOING,
+    P_SCORE,
+    P_TIME,
+    P_VERSION,
     TIME,
     COUNTERPARTY,
     AccountState,
     shown_at,
 )
 from detectors.config_types import Count, Days, StrictModel
-from detectors.eventtime import days
+from detectors.eventtime import MS_PER_DAY, days
 from detectors.hashing import episode_alert_id, short_id
 from detectors.messages import CrossHit, DispositionView
 from detectors.rules import DISPOSITION_RULE_IDS, HIGH, NORMAL
@@ -118,17 +122,24 @@ def apply_disposition(state: AccountState | None, msg: DispositionView, runtime:
     return Applied(Decided(msg.decision, msg.reason_code, typologies, rules), None, sends)
 
 
-def holding_back(state: AccountState, now: int, score: int, runtime: Runtime) -> list | None:
-    """The legitimate decision that holds back an alert of ``score`` at ``now``, if one does: the
-    latest decision at or before ``now``, when it is ``legitimate``, within its quiet days, and the
-    score has not risen by the margin. None when the alert goes out."""
-    latest = latest_decision(state, now)
-    if latest is None or latest[D_DECISION] != LEGITIMATE:
-        return None
+def holds_back(decision: list, now: int, score: int, runtime: Runtime) -> bool:
+    """Whether the account's latest decision (at or before ``now``) holds back an alert of ``score``:
+    it is ``legitimate``, within its quiet days, and the score has not risen by the margin."""
     config = runtime.dispositions
-    if now >= latest[D_TIME] + config.quiet or score >= latest[D_SCORE] + config.margin:
-        return None
-    return latest
+    return (decision[D_DECISION] == LEGITIMATE and now < decision[D_TIME] + config.quiet
+            and score < decision[D_SCORE] + config.margin)
+
+
+def why_back(decision: list, now: int, score: int, runtime: Runtime) -> str:
+    """What an alert that came through after the account's latest decision says of it."""
+    config = runtime.dispositions
+    if decision[D_DECISION] == LEGITIMATE and now < decision[D_TIME] + config.quiet:
+        return f"found legitimate; back because the score rose from {decision[D_SCORE]} to {score} (margin {config.margin})"
+    if decision[D_DECISION] == LEGITIMATE:
+        return f"found legitimate; the {config.quiet // MS_PER_DAY} quiet days after that decision are over"
+    if decision[D_DECISION] == CONFIRMED:
+        return "confirmed as a mule by an analyst; this version shows new evidence"
+    return "an analyst's review was inconclusive"
 
 
 def latest_decision(state: AccountState, now: int) -> list | None:
@@ -190,15 +201,15 @@ def _find_version(state: AccountState, wanted: str, version: int, runtime: Runti
             continue
         if not published:
             return None  # held back from the start: no version was ever published
-        exact = [entry for entry in published if entry[0] == version]
-        lower = [entry for entry in published if entry[0] < version]
-        _, at, score = exact[0] if exact else max(lower) if lower else min(published)
-        shown = shown_at(best, at)
+        exact = [entry for entry in published if entry[P_VERSION] == version]
+        lower = [entry for entry in published if entry[P_VERSION] < version]
+        found = exact[0] if exact else max(lower) if lower else min(published)
+        shown = shown_at(best, found[P_TIME])
         rules = sorted({state.hits[hit_id][H_RULE] for entry in shown.values() for hit_id, _ in entry[E_HITS]
                         if hit_id in state.hits})
-        return score, tuple(sorted(shown)), tuple(rules)
+        return found[P_SCORE], tuple(sorted(shown)), tuple(rules)
     return None
 
 
 def _decision_order(record: list) -> tuple:
-    return record[D_TIME], record[D_VERSION], record[1], record[D_DECISION], record[D_REASON]
+    return record[D_TIME], record[D_VERSION], record[D_ALERT], record[D_DECISION], record[D_REASON]

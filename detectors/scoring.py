@@ -29,7 +29,8 @@ from detectors.account_state import (
     AccountState,
 )
 from detectors.config_types import Money, StrictModel
-from detectors.eventtime import MS_PER_DAY, to_datetime
+from detectors.dispositions import why_back
+from detectors.eventtime import to_datetime
 from detectors.hashing import episode_alert_id
 from schemas import Alert, Decision, KeyFigures, ReasonCode, RecommendedAction, RuleHit, Severity, Typology, TypologyScore
 from schemas.alerts import PreviousDecision
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 MAX_EVIDENCE_PER_RULE = 50  # the contract's cap
 #: Severity by rank (low 1 .. critical 4).
 SEVERITIES = {severity.rank: severity for severity in Severity}
-
 
 
 class SeverityConfig(StrictModel):
@@ -97,11 +97,11 @@ class Scoring:
                 return severity
         return Severity.LOW
 
-    def build_alert(self, state: AccountState, episode_start: int, version: int, shown: dict[str, list], now: int,
-                    decision: list | None = None) -> Alert:
+    def build_alert(self, state: AccountState, episode_start: int, version: int, shown: dict[str, list], score: int,
+                    now: int, decision: list | None) -> Alert:
         """The episode's alert at ``now``: ``shown`` maps each typology the episode has shown by then
-        to its best point (see ``account_state.E_SCORE``); ``decision`` is the account's latest
-        analyst decision before ``now`` (see ``account_state.D_TIME``)."""
+        to its best point (see ``account_state.E_SCORE``), ``score`` is the highest of theirs, and
+        ``decision`` the account's latest analyst decision before ``now`` (see ``account_state.D_TIME``)."""
         money = self.runtime.money
         currency = state.currency or money.reference
         ranked = sorted(shown.items(), key=lambda item: (-item[1][E_RANK], -item[1][E_SCORE], item[0]))
@@ -142,7 +142,7 @@ class Scoring:
             version=version,
             account_id=state.account_id,
             episode_start=to_datetime(episode_start),
-            score=max(entry[E_SCORE] for entry in shown.values()),
+            score=score,
             severity=severity,
             typologies=typologies,
             rules=rules,
@@ -157,20 +157,11 @@ class Scoring:
             window_end=to_datetime(now),
             config_version=self.config_version,
             recommended_action=self.actions[severity],
-            previous_decision=None if decision is None else self._previous(decision, max(e[E_SCORE] for e in shown.values()), now),
+            previous_decision=None if decision is None else self._previous(decision, score, now),
         )
 
     def _previous(self, decision: list, score: int, now: int) -> PreviousDecision:
-        config = self.runtime.dispositions
-        kind, then = decision[D_DECISION], decision[D_SCORE]
-        if kind == "legitimate" and now < decision[D_TIME] + config.quiet:
-            note = f"found legitimate; back because the score rose from {then} to {score} (margin {config.margin})"
-        elif kind == "legitimate":
-            note = f"found legitimate; the {config.quiet // MS_PER_DAY} quiet days after that decision are over"
-        elif kind == "confirmed_mule":
-            note = "confirmed as a mule by an analyst; this version shows new evidence"
-        else:
-            note = "an analyst's review was inconclusive"
-        return PreviousDecision(alert_id=decision[D_ALERT], version=decision[D_VERSION], decision=Decision(kind),
-                                reason_code=ReasonCode(decision[D_REASON]), decided_at=to_datetime(decision[D_TIME]),
-                                score_then=then, note=note)
+        return PreviousDecision(alert_id=decision[D_ALERT], version=decision[D_VERSION],
+                                decision=Decision(decision[D_DECISION]), reason_code=ReasonCode(decision[D_REASON]),
+                                decided_at=to_datetime(decision[D_TIME]), score_then=decision[D_SCORE],
+                                note=why_back(decision, now, score, self.runtime))

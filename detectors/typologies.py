@@ -33,13 +33,15 @@ from detectors.account_state import (
     H_FLOWS,
     H_LEVEL,
     H_RULE,
+    P_TIME,
+    P_VERSION,
     AccountState,
     add_record,
     entry_value,
     shown_at,
 )
 from detectors.config_types import Days, StrictModel
-from detectors.dispositions import holding_back, latest_decision
+from detectors.dispositions import holds_back, latest_decision
 from detectors.eventtime import days
 from detectors.rules import HIGH, RULE_IDS
 from schemas import Alert, Typology
@@ -207,19 +209,18 @@ class Typologies:
         if any(v >= version and (v == version or t <= now) for v, t, _ in published):
             return None  # this version was published, or a higher one was reached at this point or earlier
         score = max(entry[E_SCORE] for entry in shown.values())
-        held_back_by = holding_back(state, now, score, runtime) if state.decisions else None
-        if held_back_by is not None:
+        decision = latest_decision(state, now)
+        if decision is not None and holds_back(decision, now, score, runtime):
             return None  # an analyst found the account legitimate, and nothing much has changed since
         published.append([version, now, score])
         published.sort(key=_published_order)
         if len(published) > MAX_VERSIONS_KEPT:
             del published[0]
-        return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, now,
-                                           latest_decision(state, now) if state.decisions else None)
+        return runtime.scoring.build_alert(state, bucket * self.episode, version, shown, score, now, decision)
 
 
 def _published_order(published: list[int]) -> tuple[int, int]:
-    return published[1], published[0]
+    return published[P_TIME], published[P_VERSION]
 
 
 def _moved(contributions, window_index: int) -> tuple[int, int]:
